@@ -25,7 +25,9 @@ class Finding:
 
     def format(self) -> str:
         """Render as ``file:line:column: severity: message [code]``."""
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message} [{self.code}]"
+        return (
+            f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message} [{self.code}]"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form (the same fields as the text form)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Union
+from typing import TypeAlias
 
 
 class Channel(enum.StrEnum):
@@ -109,7 +109,7 @@ class MilestoneOffset:
     offset: timedelta  # negative for ``before:``
 
 
-At = Union[CampTime, MilestoneOffset]
+At: TypeAlias = CampTime | MilestoneOffset
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,9 @@ class StepOutcome:
     outcomes: frozenset[str]
 
 
-Condition = Union[AllOf, AnyOf, Not, HasTag, EventWithin, PointsCompare, StateIn, StepOutcome]
+Condition: TypeAlias = (
+    AllOf | AnyOf | Not | HasTag | EventWithin | PointsCompare | StateIn | StepOutcome
+)
 
 ENROLLMENT_STATES = ("active", "graduated", "converted", "dropped", "opted_out")
 DELIVERY_OUTCOMES = ("sent", "skipped", "postponed", "expired", "cancelled", "failed")

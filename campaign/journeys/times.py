@@ -38,9 +38,7 @@ def parse_clock(text: str) -> int:
 
 def _check_day(day: int, text: str) -> None:
     if day == 0:
-        raise TimeSyntaxError(
-            f"'{text}' names D0, which does not exist; the day before D1 is D-1"
-        )
+        raise TimeSyntaxError(f"'{text}' names D0, which does not exist; the day before D1 is D-1")
 
 
 def parse_camp_times(text: str) -> list[CampTime]:

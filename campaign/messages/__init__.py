@@ -1,0 +1,1 @@
+"""Messages: templates, channels, governor, dispatch and send."""

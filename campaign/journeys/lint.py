@@ -16,6 +16,7 @@ from campaign.journeys.findings import Finding, Severity, has_errors
 from campaign.journeys.loader import load_journey
 from campaign.journeys.rules import (
     RuleInput,
+    audience_rules,
     caps_rules,
     event_rules,
     offer_rules,
@@ -63,7 +64,13 @@ def lint_text(
         findings += wording_rules(data)
         findings += event_rules(data, _declared_events(loaded.data))
         if loaded.spec is not None:
-            for rule in (peak_end_rules, offer_rules, quiet_hours_rules, caps_rules):
+            for rule in (
+                peak_end_rules,
+                offer_rules,
+                quiet_hours_rules,
+                caps_rules,
+                audience_rules,
+            ):
                 findings += rule(loaded.spec, data)
     findings = sorted(set(findings), key=lambda f: (f.line, f.column, f.code, f.message))
     spec = loaded.spec if not has_errors(findings) else None

@@ -183,6 +183,7 @@ def _read_top(r: Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> dict[st
         values["key"] = key
     if "title" in top:
         values["title"] = r.text(node("title"), "title")
+        r.visible_texts.append(node("title"))
     if "description" in top:
         r.text(node("description"), "description", allow_empty=True)
     if "timezone" in top:
@@ -302,6 +303,7 @@ def _courses(r: Reader, node: yaml.Node) -> dict[str, Course] | Any:
             ok = False
             continue
         title = r.text(fields["title"][1], "course title")
+        r.visible_texts.append(fields["title"][1])
         price = r.number(fields["price"][1], "price", low=0)
         tags = r.text_list(fields["for_tags"][1], "for_tags") if "for_tags" in fields else ()
         url = r.text(fields["url"][1], "url") if "url" in fields else None

@@ -66,6 +66,9 @@ class Reader:
     filename: str
     findings: list[Finding] = field(default_factory=list)
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Text learners will read besides templates (journey and course titles): wording rules
+    # check these too.
+    visible_texts: list[yaml.Node] = field(default_factory=list)
 
     def at(self, node: yaml.Node) -> tuple[int, int]:
         """Return the 1-based line and column where ``node`` starts."""

@@ -19,6 +19,7 @@ from campaign.journeys.findings import Finding, Severity
 from campaign.journeys.nodes import Path, Reader, suggest
 from campaign.journeys.spec import (
     BUILTIN_EVENTS,
+    Audience,
     CampTime,
     JourneySpec,
     MilestoneKind,
@@ -28,7 +29,7 @@ from campaign.journeys.spec import (
 )
 from campaign.journeys.steps_reader import TemplateSource
 from campaign.journeys.times import format_duration
-from campaign.messages.templates import parse_problem, unknown_variables
+from campaign.messages.templates import CONTEXT_SCHEMA, parse_problem, unknown_variables
 
 # Phrases Chinese education-advertising rules forbid (promising outcomes); see the playbook.
 BANNED_PHRASES: tuple[str, ...] = (
@@ -91,7 +92,11 @@ def locate(source: str, node: yaml.Node, needle: str) -> tuple[int, int]:
 
 
 def template_rules(data: RuleInput) -> Iterator[Finding]:
-    """Report template syntax errors and variables the render context will not have."""
+    """Report template syntax errors and variables the render context will not have.
+
+    The context depends on the journey and the step: no ``offer`` without courses, and no
+    ``learner`` in a message for a whole cohort or an advisor.
+    """
     has_offer = data.spec is None or bool(data.spec.courses)
     for source in data.templates:
         text = str(source.node.value)
@@ -104,16 +109,43 @@ def template_rules(data: RuleInput) -> Iterator[Finding]:
                 Severity.ERROR,
             )
             continue
-        for unknown in unknown_variables(text):
+        audience = _audience(data, source.step_index)
+        schema = {
+            name: value
+            for name, value in CONTEXT_SCHEMA.items()
+            if (name != "offer" or has_offer)
+            and (name != "learner" or audience is Audience.LEARNER)
+        }
+        for unknown in unknown_variables(text, schema):
+            root = (unknown.name or "").split(".")[0]
+            message = unknown.message
+            if root == "offer" and not has_offer:
+                message = "the template uses 'offer' but the journey lists no courses to offer"
+            elif root == "learner" and audience is not Audience.LEARNER:
+                message = (
+                    f"the template uses 'learner' but the step's audience is {audience}: "
+                    "it goes to a whole group, not to one learner"
+                )
             where = locate(data.source, source.node, unknown.name or "")
-            yield data.finding(where, "template-variable", unknown.message, Severity.ERROR)
-        if not has_offer and re.search(r"\boffer\.", text):
-            where = locate(data.source, source.node, "offer.")
+            yield data.finding(where, "template-variable", message, Severity.ERROR)
+
+
+def _audience(data: RuleInput, step_index: int) -> Audience:
+    if data.spec is not None:
+        return data.spec.steps[step_index].audience
+    return Audience.LEARNER
+
+
+def audience_rules(spec: JourneySpec, data: RuleInput) -> Iterator[Finding]:
+    """Warn about conditions on group steps: ``when`` is about one learner and is ignored there."""
+    for index, step in enumerate(spec.steps):
+        if step.when is not None and step.audience is not Audience.LEARNER:
             yield data.finding(
-                where,
-                "template-variable",
-                "the template uses 'offer' but the journey lists no courses to offer",
-                Severity.ERROR,
+                ("steps", index, "when"),
+                "group-condition",
+                f"step '{step.key}' goes to the {step.audience}, but 'when' tests one learner "
+                "and is ignored for group steps; remove it or set 'audience: learner'",
+                Severity.WARNING,
             )
 
 
@@ -135,12 +167,13 @@ def wording_rules(data: RuleInput) -> Iterator[Finding]:
     allowed = {p.lower() for p in (settings.allowed_phrases if settings else ())}
     phrases = [*BANNED_PHRASES, *data.extra_banned, *(settings.banned_phrases if settings else ())]
     patterns = [(p, _phrase_pattern(p)) for p in dict.fromkeys(phrases) if p.lower() not in allowed]
-    for source in data.templates:
-        text = str(source.node.value)
+    nodes = [source.node for source in data.templates] + list(data.reader.visible_texts)
+    for node in nodes:
+        text = str(node.value)
         for phrase, pattern in patterns:
             match = pattern.search(text)
             if match:
-                where = locate(data.source, source.node, match.group(0))
+                where = locate(data.source, node, match.group(0))
                 yield data.finding(
                     where,
                     "banned-phrase",
@@ -268,8 +301,9 @@ def caps_rules(spec: JourneySpec, data: RuleInput) -> Iterator[Finding]:
     """Warn about camp days whose automated 1v1 steps exceed ``caps.automated_1v1_per_day``."""
     per_day: dict[int, list[tuple[int, Step, int, CampTime]]] = defaultdict(list)
     for index, step, occurrence, time in occurrences(spec):
-        if step.is_automated_1v1:
-            per_day[_effective(spec, step, time).day].append((index, step, occurrence, time))
+        effective = _effective(spec, step, time)
+        if step.is_automated_1v1 and effective is not None:
+            per_day[effective.day].append((index, step, occurrence, time))
     cap = spec.caps.automated_1v1_per_day
     for day, items in sorted(per_day.items()):
         if len(items) <= cap:
@@ -312,10 +346,12 @@ def occurrences(spec: JourneySpec) -> Iterator[tuple[int, Step, int, CampTime]]:
             yield index, step, occurrence, spec.resolve(at)
 
 
-def _effective(spec: JourneySpec, step: Step, time: CampTime) -> CampTime:
-    """Return when a step really goes out after a quiet-hours move (cohort clock)."""
-    if step.quiet_hours is not QuietHoursPolicy.MOVE:
+def _effective(spec: JourneySpec, step: Step, time: CampTime) -> CampTime | None:
+    """Return when a step really goes out after quiet hours (cohort clock); None if dropped."""
+    if step.quiet_hours is QuietHoursPolicy.EXEMPT or not spec.quiet_hours.contains(time.minute):
         return time
+    if step.quiet_hours is QuietHoursPolicy.DROP:
+        return None
     return shift_camp_time(time, spec.quiet_hours)
 
 

@@ -67,7 +67,7 @@ class TemplateProblem:
 def parse_problem(template: str) -> TemplateProblem | None:
     """Return the syntax error of ``template``, or None if it parses."""
     try:
-        _ENV.parse(template)
+        _ENV.from_string(template)  # compiling also finds unknown filters and tests
     except TemplateSyntaxError as exc:
         return TemplateProblem(line=exc.lineno or 1, message=exc.message or "syntax error")
     return None

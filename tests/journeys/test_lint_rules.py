@@ -247,3 +247,50 @@ def test_declared_custom_events_are_known() -> None:
         head=head,
     )
     assert lint_text(text, "camp.yaml").findings == []
+
+
+# --- found by the example's author -----------------------------------------------------------
+
+
+def test_unknown_filter_is_a_template_error() -> None:
+    text = journey(step(template="{{ learner.name | nosuchfilter }}"))
+    [finding] = found(text, "template-syntax")
+    assert "nosuchfilter" in finding.message
+
+
+def test_banned_phrases_in_titles_learners_read() -> None:
+    text = (
+        journey(step())
+        .replace("title: Mini camp", "title: 保过班")
+        .replace("Python 自动化办公", "自动化办公 包就业")
+    )
+    findings = found(text, "banned-phrase")
+    assert [(f.line, f.column) for f in findings] == [
+        position(text, "保过"),
+        position(text, "包就业"),
+    ]
+
+
+def test_bare_offer_without_courses() -> None:
+    head = BASE.split("courses:")[0] + "steps:\n"
+    [finding] = found(journey(step(template="{{ offer }}"), head=head), "template-variable")
+    assert "no courses" in finding.message
+
+
+def test_dropped_quiet_hour_steps_do_not_count_toward_the_cap() -> None:
+    text = journey(
+        step(key="night", at="D1 23:00", channel="email") + "    quiet_hours: drop\n",
+        step(key="morning", at="D1 09:00", channel="wecom"),
+    )
+    assert found(text, "over-cap") == []
+
+
+def test_group_steps_cannot_address_one_learner() -> None:
+    text = journey(
+        step(template="{{ learner.name }}") + "    audience: cohort\n    when: {tag: 'goal:*'}\n"
+    )
+    [variable] = found(text, "template-variable")
+    assert "audience is cohort" in variable.message
+    [condition] = found(text, "group-condition")
+    assert condition.severity is Severity.WARNING
+    at(condition, text, "{tag")

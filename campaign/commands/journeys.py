@@ -6,9 +6,9 @@ import json
 import sys
 
 import click
-from campaign.journeys.lint import lint_paths
 
 from campaign.journeys.findings import Severity
+from campaign.journeys.lint import lint_paths
 
 
 @click.group("journeys")

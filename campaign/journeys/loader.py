@@ -16,7 +16,7 @@ import yaml
 
 from campaign.journeys.calendar import is_timezone
 from campaign.journeys.findings import Finding, Severity, has_errors
-from campaign.journeys.nodes import INVALID, Reader, suggest
+from campaign.journeys.nodes import INT, INVALID, Reader, suggest
 from campaign.journeys.spec import (
     Caps,
     Course,
@@ -151,9 +151,28 @@ def _names(top: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> set[str]:
 
 
 def _plain_data(root: yaml.Node) -> dict[str, Any] | None:
+    """Return the document as JSON-ready data: keys as written, times and dates as text.
+
+    Keys stay text because YAML 1.1 would read the step key ``on:`` as ``True``; scalars that
+    YAML would turn into dates or sexagesimal numbers (``21:30``) stay as written when plain.
+    """
+    constructor = _YAML_LOADER("")
+
+    def convert(node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return {str(key.value): convert(value) for key, value in node.value}
+        if isinstance(node, yaml.SequenceNode):
+            return [convert(item) for item in node.value]
+        value = constructor.construct_object(node)
+        if isinstance(value, bool | int | float | str) or value is None:
+            if node.tag == INT and ":" in str(node.value):
+                return str(node.value)  # 21:30 is a clock time, not 1290
+            return value
+        return str(node.value)
+
     try:
-        data = _YAML_LOADER("").construct_document(root)
-    except yaml.YAMLError:
+        data = convert(root)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from campaign.journeys.spec import CampTime
 
+MAX_DAYS = 366  # no journey step is a year away from its camp
+
 CAMP_TIME_FORM = "a camp time like 'D3 21:00' (day D-3..D-1 or D1.., then HH:MM)"
 DURATION_FORM = "a duration like '30m', '2h', '1d' or '1h30m'"
 
@@ -37,6 +39,8 @@ def parse_clock(text: str) -> int:
 
 
 def _check_day(day: int, text: str) -> None:
+    if abs(day) > MAX_DAYS:
+        raise TimeSyntaxError(f"'{text}' is more than {MAX_DAYS} days from the camp start")
     if day == 0:
         raise TimeSyntaxError(f"'{text}' names D0, which does not exist; the day before D1 is D-1")
 
@@ -69,13 +73,19 @@ def parse_duration(text: str | int) -> timedelta:
     if isinstance(text, bool):
         raise TimeSyntaxError(f"'{text}' is not {DURATION_FORM}")
     if isinstance(text, int):
-        return timedelta(minutes=text)
+        text = f"{text}m"
     compact = str(text).replace(" ", "")
     match = _DURATION.match(compact)
     if not compact or not match or not any(match.groupdict().values()):
         raise TimeSyntaxError(f"'{text}' is not {DURATION_FORM}")
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        delta = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    except OverflowError:
+        raise TimeSyntaxError(f"'{text}' is far too long; at most {MAX_DAYS} days") from None
+    if delta > timedelta(days=MAX_DAYS):
+        raise TimeSyntaxError(f"'{text}' is far too long; at most {MAX_DAYS} days")
+    return delta
 
 
 def format_duration(delta: timedelta) -> str:

@@ -1,0 +1,1 @@
+"""Process entry points (RQ worker, dispatcher); they import ``campaign``, never the reverse."""

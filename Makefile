@@ -11,7 +11,7 @@ EXAMPLE := examples/python-camp/journey.yaml
 # The first day of the demo cohort: next Monday (a week ahead when today is a Monday).
 NEXT_MONDAY = $(shell $(PYTHON) -c 'import datetime as d; t = d.date.today(); print(t + d.timedelta(days=7 - t.weekday()))')
 
-.PHONY: demo test install clean
+.PHONY: demo test bench install clean
 
 demo: $(STAMP)
 	$(CAMPAIGN) db upgrade
@@ -25,6 +25,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy campaign/journeys
 	$(BIN)/pytest
+
+# Speed targets live here, not in unit tests: medians against baselines measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 install: $(STAMP)
 

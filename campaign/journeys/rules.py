@@ -29,7 +29,7 @@ from campaign.journeys.spec import (
 )
 from campaign.journeys.steps_reader import TemplateSource
 from campaign.journeys.times import format_duration
-from campaign.messages.templates import CONTEXT_SCHEMA, parse_problem, unknown_variables
+from campaign.messages.templates import CONTEXT_SCHEMA, parse, unknown_variables
 
 # Phrases Chinese education-advertising rules forbid (promising outcomes); see the playbook.
 BANNED_PHRASES: tuple[str, ...] = (
@@ -99,15 +99,15 @@ def template_rules(data: RuleInput) -> Iterator[Finding]:
     """
     has_offer = data.spec is None or bool(data.spec.courses)
     for source in data.templates:
-        text = str(source.node.value)
-        problem = parse_problem(text)
-        if problem:
+        tree, problem = parse(str(source.node.value))
+        if problem is not None:
             yield data.finding(
                 _line_in(source, problem.line),
                 "template-syntax",
                 f"template: {problem.message}",
                 Severity.ERROR,
             )
+        if tree is None:
             continue
         audience = _audience(data, source.step_index)
         schema = {
@@ -116,7 +116,7 @@ def template_rules(data: RuleInput) -> Iterator[Finding]:
             if (name != "offer" or has_offer)
             and (name != "learner" or audience is Audience.LEARNER)
         }
-        for unknown in unknown_variables(text, schema):
+        for unknown in unknown_variables(tree, schema):
             root = (unknown.name or "").split(".")[0]
             message = unknown.message
             if root == "offer" and not has_offer:

@@ -47,6 +47,9 @@ class Enrollment(Base):
         enum_type(EnrollmentState), default=EnrollmentState.ACTIVE
     )
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by a ``paid`` event: selling steps stop at once for this learner.
+    goal_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points: Mapped[int] = mapped_column(default=0)
 
     cohort: Mapped[Cohort] = relationship(back_populates="enrollments")
     learner: Mapped[Learner] = relationship(back_populates="enrollments")

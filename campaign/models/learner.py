@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, String
+from sqlalchemy import Boolean, Date, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.db import Base, UTCDateTime, utcnow
@@ -28,12 +28,23 @@ class Learner(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     wecom_external_userid: Mapped[str | None] = mapped_column(String(64))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # Consent is absolute: an opt-out on any channel stops marketing on all of them.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    do_not_disturb: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="learner")
     tags: Mapped[list[Tag]] = relationship(
         back_populates="learner", cascade="all, delete-orphan", order_by="Tag.name"
     )
+
+    def is_minor(self, today: date) -> bool:
+        """Tell whether the learner is under 14 on ``today`` (unknown birth date: not a minor)."""
+        if self.birth_date is None:
+            return False
+        born = self.birth_date
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age < 14
 
     def __repr__(self) -> str:
         return f"<Learner {self.external_id} {self.name!r}>"

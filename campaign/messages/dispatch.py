@@ -1,0 +1,164 @@
+"""Claim due deliveries in batches, hand them to the queues, and recover abandoned claims.
+
+The schedule is in SQL: a claim is a conditional UPDATE that stamps a token and a lease on due
+``pending`` rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so dispatchers on many hosts never
+take the same row; on SQLite the single write transaction does the same). Redis only carries
+the batch ids: if it loses them, the lease runs out and :func:`sweep` puts the rows back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from campaign.journeys.spec import Channel
+from campaign.models import Delivery, DeliveryStatus
+
+VERIFY_REASON = "the worker stopped during the send; check the channel before sending again"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Claimed rows of one channel, sent by one job."""
+
+    token: str
+    channel: Channel
+    ids: tuple[int, ...]
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, lease: timedelta, job_size: int
+) -> list[Batch]:
+    """Claim up to ``limit`` due rows (earliest first, then by priority) and group them into
+    per-channel batches of at most ``job_size``. The caller commits.
+    """
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now)
+        .order_by(Delivery.due_at, Delivery.priority.desc())
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    token = uuid.uuid4().hex
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.CLAIMED,
+            claim_token=token,
+            lease_until=now + lease,
+            updated_at=now,
+        )
+        .returning(Delivery.id, Delivery.channel)
+        .execution_options(synchronize_session=False)
+    ).all()
+    by_channel: dict[Channel, list[int]] = defaultdict(list)
+    for delivery_id, channel in claimed:
+        by_channel[Channel(channel)].append(delivery_id)
+    batches = []
+    for channel, ids in sorted(by_channel.items()):
+        ids.sort()
+        for start in range(0, len(ids), job_size):
+            batches.append(Batch(token, channel, tuple(ids[start : start + job_size])))
+    return batches
+
+
+def release(session: Session, batch: Batch, *, now: datetime) -> int:
+    """Return a batch that could not be queued to ``pending`` at once (no wait for the lease)."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(batch.ids),
+            Delivery.status == DeliveryStatus.CLAIMED,
+            Delivery.claim_token == batch.token,
+        )
+        .values(status=DeliveryStatus.PENDING, claim_token=None, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass
+class SweepResult:
+    reclaimed: int = 0  # claimed rows whose job never ran: back to pending
+    retried: int = 0  # sending rows on idempotent channels: retried with the same key
+    to_verify: int = 0  # sending rows on other channels: a human checks
+    details: dict[str, int] = field(default_factory=dict)
+
+
+def sweep(session: Session, *, now: datetime, idempotent: Iterable[Channel]) -> SweepResult:
+    """Recover rows whose lease ran out. The caller commits."""
+    idempotent_channels = sorted(set(idempotent))
+
+    def run(statement: object) -> int:
+        result = session.execute(statement.execution_options(synchronize_session=False))  # type: ignore[attr-defined]
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    expired = Delivery.lease_until < now
+    result = SweepResult()
+    result.reclaimed = run(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.CLAIMED, expired)
+        .values(status=DeliveryStatus.PENDING, claim_token=None, lease_until=None, updated_at=now)
+    )
+    result.retried = run(
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.SENDING,
+            expired,
+            Delivery.channel.in_(idempotent_channels),
+        )
+        .values(
+            status=DeliveryStatus.PENDING,
+            claim_token=None,
+            lease_until=None,
+            sent_at=None,
+            reason="retrying after the worker stopped (same idempotency key)",
+            updated_at=now,
+        )
+    )
+    result.to_verify = run(
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.SENDING,
+            expired,
+            Delivery.channel.not_in(idempotent_channels),
+        )
+        .values(status=DeliveryStatus.VERIFY, reason=VERIFY_REASON, updated_at=now)
+    )
+    return result
+
+
+def dispatch_once(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    job_size: int,
+    enqueue: Callable[[Batch], None],
+) -> list[Batch]:
+    """Claim due rows, commit the claim, then enqueue each batch (releasing what fails).
+
+    The claim is committed before anything is queued, so a worker never sees a row that is
+    not yet claimed; a batch whose enqueue fails goes straight back to ``pending``.
+    """
+    batches = claim_due(session, now=now, limit=limit, lease=lease, job_size=job_size)
+    session.commit()
+    queued = []
+    for batch in batches:
+        try:
+            enqueue(batch)
+        except Exception:  # Redis down or full: the rows go back and are claimed again later
+            release(session, batch, now=now)
+            session.commit()
+            continue
+        queued.append(batch)
+    return queued

@@ -24,6 +24,7 @@ def create_app(
 
     :param test_config: settings that win over everything else (tests pass their database here).
     :param instance_path: the folder holding ``config.py`` and the SQLite file; defaults to
+        ``CAMPAIGN_INSTANCE_PATH``, else
         Flask's ``instance/`` beside the package.
     """
     # Imported here so that ``import campaign.journeys...`` (pure, used by workers, the linter and
@@ -32,6 +33,8 @@ def create_app(
 
     from campaign import db
 
+    if instance_path is None:
+        instance_path = os.environ.get("CAMPAIGN_INSTANCE_PATH") or None
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
@@ -45,6 +48,10 @@ def create_app(
         app.config.from_mapping(test_config)
 
     db.init_app(app)
+
+    from campaign.unsubscribe import blueprint as unsubscribe
+
+    app.register_blueprint(unsubscribe)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 from campaign import create_app
 from campaign.commands.cohorts import cohorts
 from campaign.commands.db import db
+from campaign.commands.engine import dispatcher, worker
 from campaign.commands.journeys import journeys
 from campaign.commands.publishing import diff, publish, versions
 from campaign.commands.simulate import simulate
@@ -24,5 +25,5 @@ main = FlaskGroup(
     create_app=create_app,
     help="Campaign: write, publish and run course-conversion journeys.",
 )
-for group in (journeys, cohorts, db):
+for group in (journeys, cohorts, db, dispatcher, worker):
     main.add_command(group)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaign.clock import Clock
 from campaign.journeys.spec import Channel, Step
 from campaign.messages.channels.base import (
     ChannelAdapter,
@@ -54,11 +55,14 @@ def send_batch(
     ids: list[int],
     token: str,
     *,
-    now: datetime,
+    clock: Clock,
     adapters: Mapping[Channel, ChannelAdapter],
     settings: SendSettings,
 ) -> BatchResult:
-    """Send every row of a claimed batch that still carries ``token``; higher priority first."""
+    """Send every row of a claimed batch that still carries ``token``; higher priority first.
+
+    Each row is checked at its own moment on ``clock`` (a batch may take a while).
+    """
     rows = list(
         session.scalars(
             select(Delivery)
@@ -73,7 +77,7 @@ def send_batch(
     session.commit()
     result = BatchResult()
     for delivery_id in [row.id for row in rows]:
-        result.count(_send_one(session, delivery_id, token, now, adapters, settings))
+        result.count(_send_one(session, delivery_id, token, clock.now(), adapters, settings))
     return result
 
 

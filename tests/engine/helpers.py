@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaign.clock import FrozenClock
 from campaign.cohorts import open_cohort
 from campaign.journeys.spec import Channel
 from campaign.messages.channels.base import ChannelAdapter
@@ -73,7 +74,7 @@ class Camp:
                 self.session,
                 list(batch.ids),
                 batch.token,
-                now=now,
+                clock=FrozenClock(now),
                 adapters=self.adapters,
                 settings=self.settings,
             )

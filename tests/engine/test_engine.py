@@ -213,6 +213,7 @@ def test_late_joiners_skip_past_steps_with_a_reason(camp: Camp) -> None:
 
 
 def test_a_job_run_twice_sends_once(camp: Camp, session: Session) -> None:
+    from campaign.clock import FrozenClock
     from campaign.messages.dispatch import claim_due
     from campaign.messages.sending import send_batch
 
@@ -227,7 +228,7 @@ def test_a_job_run_twice_sends_once(camp: Camp, session: Session) -> None:
             session,
             list(batch.ids),
             batch.token,
-            now=at(-2, "10:00"),
+            clock=FrozenClock(at(-2, "10:00")),
             adapters=camp.adapters,
             settings=camp.settings,
         )

@@ -16,6 +16,7 @@ from campaign.commands.engine import dispatcher, worker
 from campaign.commands.journeys import journeys
 from campaign.commands.publishing import diff, publish, versions
 from campaign.commands.simulate import simulate
+from campaign.commands.tasks import tasks
 
 for command in (publish, versions, diff, simulate):
     journeys.add_command(command)
@@ -25,5 +26,5 @@ main = FlaskGroup(
     create_app=create_app,
     help="Campaign: write, publish and run course-conversion journeys.",
 )
-for group in (journeys, cohorts, db, dispatcher, worker):
+for group in (journeys, cohorts, db, dispatcher, worker, tasks):
     main.add_command(group)

@@ -38,7 +38,9 @@ from campaign.models import (
     Task,
 )
 
-TASK_OUTCOMES = {"open": "sent", "sent": "sent", "skipped": "skipped", "postponed": "postponed"}
+# What an advisor_task step's outcome is, for ``when: {outcome: …}``: the advisor's action, or
+# "open" while the task waits for one (so "is: sent" means the advisor really sent it).
+TASK_OUTCOMES = {"open": "open", "sent": "sent", "skipped": "skipped", "postponed": "postponed"}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from campaign.journeys.spec import (
     AUTOMATED_CHANNELS,
     Audience,
     CampTime,
+    Channel,
     Course,
     JourneySpec,
     Step,
@@ -40,6 +41,8 @@ from campaign.models import (
 
 # What an advisor_task step's outcome is, for ``when: {outcome: …}``: the advisor's action, or
 # "open" while the task waits for one (so "is: sent" means the advisor really sent it).
+WELCOME_DETAIL = "welcome message sent"
+
 TASK_OUTCOMES = {"open": "open", "sent": "sent", "skipped": "skipped", "postponed": "postponed"}
 
 
@@ -159,6 +162,53 @@ def automated_sent_today(session: Session, learner_id: int, now: datetime, tz: Z
         )
         or 0
     )
+
+
+def period_start(now: datetime, tz: ZoneInfo, period: str) -> datetime:
+    """Return the start of the learner's current day, week (Monday) or month."""
+    local = now.astimezone(tz).date()
+    if period == "week":
+        local -= timedelta(days=local.weekday())
+    elif period == "month":
+        local = local.replace(day=1)
+    return datetime.combine(local, time(), tzinfo=tz)
+
+
+def wecom_mass_sends(
+    session: Session, learner_id: int, now: datetime, tz: ZoneInfo, period: str
+) -> int:
+    """Count WeCom 1v1 mass sends to the learner in the quota period (welcomes excluded)."""
+    return int(
+        session.scalar(
+            select(func.count(Delivery.id))
+            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+            .where(
+                Enrollment.learner_id == learner_id,
+                Delivery.channel == Channel.WECOM,
+                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
+                Delivery.sent_at >= period_start(now, tz, period),
+                Delivery.reason.is_distinct_from(WELCOME_DETAIL),
+            )
+        )
+        or 0
+    )
+
+
+def welcome_of(session: Session, delivery: Delivery) -> dict[str, Any]:
+    """Return WeCom welcome details when the delivery answers an add-contact event.
+
+    WeCom allows a welcome only through the ``welcome_code`` of the add event, within 20 s of it;
+    the integration posts that event with the code in its payload.
+    """
+    if not delivery.occurrence.startswith("on:"):
+        return {}
+    event_id = delivery.occurrence[3:]
+    if not event_id.isdigit():
+        return {}
+    event = session.get(LearnerEvent, int(event_id))
+    if event is None or not event.payload or not event.payload.get("welcome_code"):
+        return {}
+    return {"welcome_code": str(event.payload["welcome_code"]), "added_at": event.occurred_at}
 
 
 def advisor_tasks_today(session: Session, advisor_id: int, now: datetime, tz: ZoneInfo) -> int:

@@ -60,12 +60,18 @@ def prepare(
     )
     window = ctx.offer_window(spec, cohort)
     advisor = session.get(Advisor, enrollment.advisor_id) if enrollment.advisor_id else None
+    welcome = ctx.welcome_of(session, delivery)
     budgets = Budgets(
         automated_sent_today=ctx.automated_sent_today(session, learner.id, now, tz)
         if step.is_automated_1v1
         else 0,
         automated_cap=spec.caps.automated_1v1_per_day,
         wecom_quota=settings.wecom_quota,
+        wecom_sent_in_period=ctx.wecom_mass_sends(
+            session, learner.id, now, tz, settings.wecom_quota_period
+        )
+        if settings.wecom_quota is not None and step.channel is Channel.WECOM and not welcome
+        else 0,
         advisor_tasks_today=ctx.advisor_tasks_today(session, advisor.id, now, tz)
         if advisor and step.channel is Channel.ADVISOR_TASK
         else 0,
@@ -122,7 +128,7 @@ def prepare(
         unsubscribe_url=links.get("unsubscribe") or None,
         deadline=now + (step.deadline or settings.task_deadline),
         voice=step.voice,
-        metadata={"variant": variant.key, "cohort_id": cohort.id},
+        metadata={"variant": variant.key, "cohort_id": cohort.id, **welcome},
     )
     return decision, message, step
 

@@ -77,6 +77,7 @@ def build_runtime(app: Flask) -> Runtime:
         wecom_quota=int(config["WECOM_MASS_SEND_QUOTA"])
         if config.get("WECOM_MASS_SEND_QUOTA")
         else None,
+        wecom_quota_period=str(config.get("WECOM_MASS_SEND_PERIOD", "month")),
         links=dict(config.get("LINKS") or {}),
         unsubscribe_url=link_maker,
     )

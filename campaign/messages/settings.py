@@ -15,6 +15,7 @@ class SendSettings:
     max_attempts: int = 5
     backoff: timedelta = timedelta(seconds=30)  # doubled per attempt, with jitter
     task_deadline: timedelta = timedelta(hours=2)  # advisor_task SLA when the step gives none
-    wecom_quota: int | None = None
+    wecom_quota: int | None = None  # WeCom mass sends per customer per period (a tenant setting)
+    wecom_quota_period: str = "month"  # day, week or month
     links: Mapping[str, str] = field(default_factory=dict)
     unsubscribe_url: Callable[[int], str] | None = None  # learner id -> one-click link

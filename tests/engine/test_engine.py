@@ -250,3 +250,19 @@ def test_a_large_cohort_is_planned_in_bulk(camp: Camp, session: Session) -> None
     learners = camp.many_learners(1500)
     camp.enroll(*learners, now=at(-2, "10:00"))
     assert len(camp.deliveries()) == 1500 * 7
+
+
+def test_wecom_mass_send_quota_is_a_tenant_setting(camp: Camp) -> None:
+    from dataclasses import replace
+
+    camp.settings = replace(camp.settings, wecom_quota=1, wecom_quota_period="week")
+    ann = camp.learner("ann")
+    camp.enroll(ann, now=at(-2, "10:00"))
+    camp.tick(at(-2, "10:00"))  # the welcome, in the week before D1 (a Monday)
+    camp.tick(at(2, "09:00"))  # the first mass send of the camp's week
+    camp.tick(at(2, "10:00"))
+    camp.tick(at(5, "21:00"))
+    assert status_of(camp, "welcome") == [("sent", None)]
+    assert status_of(camp, "morning-note") == [("sent", None)]
+    assert status_of(camp, "urgent-note") == [("skipped", "daily cap reached")]
+    assert status_of(camp, "recommend") == [("skipped", "WeCom mass-send quota used")]

@@ -300,4 +300,3 @@ def facts_used(condition: Condition | None) -> frozenset[str]:
         StepOutcome: FACT_OUTCOMES,
     }
     return frozenset({kinds[type(condition)]})
-

@@ -57,7 +57,7 @@ def lint_text(
             source=text,
             reader=loaded.reader,
             templates=loaded.steps.templates,
-            events=conditions.event_refs if conditions else (),
+            events=[*(conditions.event_refs if conditions else ()), *loaded.reader.event_refs],
             extra_banned=extra_banned,
         )
         findings += template_rules(data)

@@ -17,11 +17,17 @@ import yaml
 from campaign.journeys.calendar import is_timezone
 from campaign.journeys.findings import Finding, Severity, has_errors
 from campaign.journeys.nodes import INT, INVALID, Reader, suggest
+from campaign.journeys.rules_reader import (
+    read_coupons,
+    read_group_buy,
+    read_lint_settings,
+    read_points,
+    read_tag_rules,
+)
 from campaign.journeys.spec import (
     Caps,
     Course,
     JourneySpec,
-    LintSettings,
     Milestone,
     MilestoneKind,
     Offer,
@@ -45,8 +51,12 @@ TOP_KEYS = (
     "offer",
     "events",
     "lint",
+    "tag_rules",
+    "points",
+    "coupons",
     "steps",
 )
+OFFER_KEYS = ("opens", "closes", "courses", "deposit", "group_buy", "exploration")
 REQUIRED_TOP_KEYS = ("journey", "title", "timezone", "days", "steps")
 MAX_DAYS = 60
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -228,7 +238,13 @@ def _read_top(r: Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> dict[st
     if "events" in top:
         values["events"] = r.text_list(node("events"), "events")
     if "lint" in top:
-        values["lint"] = _lint_settings(r, node("lint"))
+        values["lint"] = read_lint_settings(r, node("lint"))
+    if "tag_rules" in top:
+        values["tag_rules"] = read_tag_rules(r, node("tag_rules"))
+    if "points" in top:
+        values["points"] = read_points(r, node("points"))
+    if "coupons" in top:
+        values["coupons"] = read_coupons(r, node("coupons"))
     return {k: v for k, v in values.items() if v is not INVALID}
 
 
@@ -334,9 +350,7 @@ def _courses(r: Reader, node: yaml.Node) -> dict[str, Course] | Any:
 
 
 def _offer(r: Reader, node: yaml.Node, courses: set[str]) -> Offer | Any:
-    m = r.mapping(
-        node, "offer", allowed=("opens", "closes", "courses"), required=("opens", "closes")
-    )
+    m = r.mapping(node, "offer", allowed=OFFER_KEYS, required=("opens", "closes"))
     if not isinstance(m, dict) or "opens" not in m or "closes" not in m:
         return INVALID
     r.remember(("offer", "opens"), m["opens"][1])
@@ -361,18 +375,15 @@ def _offer(r: Reader, node: yaml.Node, courses: set[str]) -> Offer | Any:
         return r.report(
             m["closes"][1], "bad-time", f"the offer closes ({closes}) before it opens ({opens})"
         )
-    return Offer(opens, closes, tuple(names))
-
-
-def _lint_settings(r: Reader, node: yaml.Node) -> LintSettings | Any:
-    m = r.mapping(node, "lint", allowed=("banned_phrases", "allowed_phrases"))
-    if m is INVALID:
+    deposit = r.number(m["deposit"][1], "deposit", low=0) if "deposit" in m else None
+    group_buy = read_group_buy(r, m["group_buy"][1]) if "group_buy" in m else None
+    exploration = r.number(m["exploration"][1], "exploration", low=0) if "exploration" in m else 0.1
+    if deposit is INVALID or group_buy is INVALID or exploration is INVALID:
         return INVALID
-    assert isinstance(m, dict)
-    banned = r.text_list(m["banned_phrases"][1], "banned_phrases") if "banned_phrases" in m else ()
-    allowed = (
-        r.text_list(m["allowed_phrases"][1], "allowed_phrases") if "allowed_phrases" in m else ()
-    )
-    if banned is INVALID or allowed is INVALID:
-        return INVALID
-    return LintSettings(tuple(banned), tuple(allowed))
+    if exploration > 0.5:
+        return r.report(
+            m["exploration"][1],
+            "out-of-range",
+            f"exploration must be 0 to 0.5 (a share of close calls), got {exploration:g}",
+        )
+    return Offer(opens, closes, tuple(names), deposit, group_buy, float(exploration))

@@ -69,6 +69,8 @@ class Reader:
     # Text learners will read besides templates (journey and course titles): wording rules
     # check these too.
     visible_texts: list[yaml.Node] = field(default_factory=list)
+    # Event names used outside steps (tag rules), checked like those of steps.
+    event_refs: list[tuple[str, yaml.Node]] = field(default_factory=list)
 
     def at(self, node: yaml.Node) -> tuple[int, int]:
         """Return the 1-based line and column where ``node`` starts."""

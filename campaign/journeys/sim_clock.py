@@ -65,8 +65,9 @@ class LocalClock:
 class CohortClock:
     """Camp times as timestamps on each timezone's clock, computed once per camp day."""
 
-    def __init__(self, timezone: str, starts_on: date, first_day_index: int,
-                 last_day_index: int) -> None:
+    def __init__(
+        self, timezone: str, starts_on: date, first_day_index: int, last_day_index: int
+    ) -> None:
         self.timezone = timezone
         self.starts_on = starts_on
         self.first_index = first_day_index

@@ -44,10 +44,16 @@ OTHER_TIMEZONES = (
 )
 SHARE_OTHER_TIMEZONE = 0.1
 
-POINTS = {"checked_in": 1, "homework_submitted": 3, "attended_live": 2, "contest_scored": 5,
-          "survey_answered": 1}
-LIVE_KINDS = frozenset({MilestoneKind.LIVE, MilestoneKind.RITUAL, MilestoneKind.PEAK,
-                        MilestoneKind.END})
+POINTS = {
+    "checked_in": 1,
+    "homework_submitted": 3,
+    "attended_live": 2,
+    "contest_scored": 5,
+    "survey_answered": 1,
+}
+LIVE_KINDS = frozenset(
+    {MilestoneKind.LIVE, MilestoneKind.RITUAL, MilestoneKind.PEAK, MilestoneKind.END}
+)
 MINOR_TAG = "compliance:under-14"
 SILENT_TAG = "activity:silent"
 SILENT_AFTER_MISSED = 3
@@ -66,10 +72,18 @@ class Activity(enum.StrEnum):
     NEVER_JOINS = "never joins"
 
 
-ACTIVITY_MIX = ((Activity.EVERY_DAY, 45), (Activity.MISSES_DAYS, 30),
-                (Activity.GOES_SILENT, 15), (Activity.NEVER_JOINS, 10))
-DAILY_ACTIVE = {Activity.EVERY_DAY: 0.95, Activity.MISSES_DAYS: 0.6, Activity.GOES_SILENT: 0.85,
-                Activity.NEVER_JOINS: 0.0}
+ACTIVITY_MIX = (
+    (Activity.EVERY_DAY, 45),
+    (Activity.MISSES_DAYS, 30),
+    (Activity.GOES_SILENT, 15),
+    (Activity.NEVER_JOINS, 10),
+)
+DAILY_ACTIVE = {
+    Activity.EVERY_DAY: 0.95,
+    Activity.MISSES_DAYS: 0.6,
+    Activity.GOES_SILENT: 0.85,
+    Activity.NEVER_JOINS: 0.0,
+}
 INTENT_MIX = {
     Activity.EVERY_DAY: (("A", 25), ("B", 45), ("C", 30)),
     Activity.MISSES_DAYS: (("A", 10), ("B", 40), ("C", 50)),
@@ -79,13 +93,42 @@ INTENT_MIX = {
 PAY_RATE = {"A": 0.4, "B": 0.12, "C": 0.02}
 TAG_GROUPS: tuple[tuple[str, float, tuple[tuple[str, int], ...]], ...] = (
     # group, share of learners who have a tag of it, weighted values
-    ("source", 1.0, (("ads", 40), ("official-account", 20), ("referral", 20), ("alumni", 10),
-                     ("live-room", 10))),
-    ("goal", 0.8, (("excel-automation", 30), ("data-collection", 20), ("data-analysis", 20),
-                   ("web", 10), ("ai-apps", 12), ("career-change", 8))),
+    (
+        "source",
+        1.0,
+        (
+            ("ads", 40),
+            ("official-account", 20),
+            ("referral", 20),
+            ("alumni", 10),
+            ("live-room", 10),
+        ),
+    ),
+    (
+        "goal",
+        0.8,
+        (
+            ("excel-automation", 30),
+            ("data-collection", 20),
+            ("data-analysis", 20),
+            ("web", 10),
+            ("ai-apps", 12),
+            ("career-change", 8),
+        ),
+    ),
     ("level", 0.85, (("beginner", 55), ("some", 35), ("programmer", 10))),
-    ("persona", 0.7, (("student", 30), ("finance", 15), ("operations", 20), ("engineer", 15),
-                      ("parent", 10), ("freelancer", 10))),
+    (
+        "persona",
+        0.7,
+        (
+            ("student", 30),
+            ("finance", 15),
+            ("operations", 20),
+            ("engineer", 15),
+            ("parent", 10),
+            ("freelancer", 10),
+        ),
+    ),
 )
 
 
@@ -163,10 +206,12 @@ class _Calendar:
 
 
 def _calendar(spec: JourneySpec, clock: CohortClock) -> _Calendar:
-    lives = tuple(sorted(clock.camp_time(m.at) for m in spec.milestones.values()
-                         if m.kind in LIVE_KINDS))
-    peaks = [clock.camp_time(m.at) for m in spec.milestones.values()
-             if m.kind is MilestoneKind.PEAK]
+    lives = tuple(
+        sorted(clock.camp_time(m.at) for m in spec.milestones.values() if m.kind in LIVE_KINDS)
+    )
+    peaks = [
+        clock.camp_time(m.at) for m in spec.milestones.values() if m.kind is MilestoneKind.PEAK
+    ]
     if spec.offer is not None:
         opens, closes = clock.camp_time(spec.offer.opens), clock.camp_time(spec.offer.closes)
     else:  # conversion opens at about two thirds of the camp and runs a day past its end
@@ -191,8 +236,9 @@ class _Builder:
             others = [name for name in OTHER_TIMEZONES if name != self.spec.timezone]
             timezone = others[rng.randrange(len(others))]
         activity = Activity(_ACTIVITY.draw(rng))
-        tags = {f"{group}:{values.draw(rng)}" for group, share, values in _TAGS
-                if rng.random() < share}
+        tags = {
+            f"{group}:{values.draw(rng)}" for group, share, values in _TAGS if rng.random() < share
+        }
         intent = _INTENT[activity].draw(rng)
         tags.add(f"intent:{intent}")
         events: dict[str, list[float]] = {}
@@ -200,10 +246,14 @@ class _Builder:
         def add(name: str, moment: float) -> None:
             events.setdefault(name, []).append(moment)
 
-        enroll_minute = rng.uniform(8 * 60, 23 * 60 + 30) if rng.random() < 0.85 else \
-            rng.uniform(0, DAY_MINUTES)
-        enrolled_at = self.clock.at(timezone, ENROLL_DAYS[rng.randrange(len(ENROLL_DAYS))],
-                                    enroll_minute)
+        enroll_minute = (
+            rng.uniform(8 * 60, 23 * 60 + 30)
+            if rng.random() < 0.85
+            else rng.uniform(0, DAY_MINUTES)
+        )
+        enrolled_at = self.clock.at(
+            timezone, ENROLL_DAYS[rng.randrange(len(ENROLL_DAYS))], enroll_minute
+        )
         add("enrolled", enrolled_at)
         if activity is not Activity.NEVER_JOINS:
             add("joined_group", enrolled_at + rng.uniform(5, 600) * 60)
@@ -221,8 +271,9 @@ class _Builder:
         self._points(learner)
         return learner
 
-    def _camp_days(self, activity: Activity, timezone: str, enrolled_at: float,
-                   add: _Add) -> float | None:
+    def _camp_days(
+        self, activity: Activity, timezone: str, enrolled_at: float, add: _Add
+    ) -> float | None:
         """Draw the camp days' events; return when the learner is tagged silent, if ever."""
         rng, days = self.rng, self.spec.days
         missed_in_a_row, silent_at = 0, None
@@ -262,8 +313,9 @@ class _Builder:
         if peak is not None and enrolled_at < peak < active_until and rng.random() < 0.5:
             add("contest_scored", peak - HOUR)
 
-    def _consent_and_payment(self, learner: SimLearner, intent: str, tags: set[str],
-                             add: _Add) -> None:
+    def _consent_and_payment(
+        self, learner: SimLearner, intent: str, tags: set[str], add: _Add
+    ) -> None:
         rng, cal = self.rng, self.calendar
         if rng.random() < 0.03:
             learner.minor = True
@@ -292,8 +344,12 @@ class _Builder:
         add("paid", paid)
 
     def _points(self, learner: SimLearner) -> None:
-        earned = sorted((moment, POINTS[name]) for name, times in learner.event_times.items()
-                        if name in POINTS for moment in times)
+        earned = sorted(
+            (moment, POINTS[name])
+            for name, times in learner.event_times.items()
+            if name in POINTS
+            for moment in times
+        )
         total = 0
         for moment, value in earned:
             total += value
@@ -301,8 +357,9 @@ class _Builder:
             learner.point_totals.append(total)
 
 
-def make_learners(spec: JourneySpec, starts_on: date, count: int,
-                  rng: random.Random) -> list[SimLearner]:
+def make_learners(
+    spec: JourneySpec, starts_on: date, count: int, rng: random.Random
+) -> list[SimLearner]:
     """Draw ``count`` learners for a cohort of ``spec`` starting ``starts_on``."""
     clock = CohortClock(spec.timezone, starts_on, ENROLL_DAYS[0], spec.days + 2)
     builder = _Builder(spec, clock, rng)

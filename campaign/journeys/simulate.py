@@ -96,9 +96,14 @@ class _Traits:
     @classmethod
     def of(cls, step: Step) -> _Traits:
         used = facts_used(step.when)
-        return cls(FACT_TAGS in used, FACT_POINTS in used, FACT_STATE in used,
-                   step.is_automated_1v1, step.channel is Channel.ADVISOR_TASK,
-                   step.over_cap is OverCapPolicy.HOLD)
+        return cls(
+            FACT_TAGS in used,
+            FACT_POINTS in used,
+            FACT_STATE in used,
+            step.is_automated_1v1,
+            step.channel is Channel.ADVISOR_TASK,
+            step.over_cap is OverCapPolicy.HOLD,
+        )
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,9 @@ def work_units(spec: JourneySpec) -> int:
 class _Walk:
     """The state of one simulation: learners, their clocks, rows, and sends awaiting the cap."""
 
-    def __init__(self, spec: JourneySpec, starts_on: date, learners: list[SimLearner],
-                 seed: int) -> None:
+    def __init__(
+        self, spec: JourneySpec, starts_on: date, learners: list[SimLearner], seed: int
+    ) -> None:
         self.spec = spec
         self.starts_on = starts_on
         self.learners = learners
@@ -139,14 +145,18 @@ class _Walk:
             self.groups.setdefault(learner.timezone, []).append(learner)
         self.local = {name: LocalClock(name) for name in {spec.timezone, *self.groups}}
         self.calendar = CohortClock(spec.timezone, starts_on, ENROLL_DAYS[0], spec.days + 2)
-        last = max((self.calendar.camp_time(o.camp_time) for o in occurrences(spec)),
-                   default=0.0)
+        last = max((self.calendar.camp_time(o.camp_time) for o in occurrences(spec)), default=0.0)
         # How long a send held over the cap may wait when it has no ``expires_after``.
-        self.horizon = max(self.calendar.midnight(spec.timezone, spec.days + 2),
-                           last + HOLD_HORIZON_DAYS * DAY_SECONDS)
+        self.horizon = max(
+            self.calendar.midnight(spec.timezone, spec.days + 2),
+            last + HOLD_HORIZON_DAYS * DAY_SECONDS,
+        )
         ends = [m.at for m in spec.milestones.values() if m.kind is MilestoneKind.END]
-        self.graduation = self.calendar.camp_time(ends[0]) if ends else \
-            self.calendar.midnight(spec.timezone, spec.days)
+        self.graduation = (
+            self.calendar.camp_time(ends[0])
+            if ends
+            else self.calendar.midnight(spec.timezone, spec.days)
+        )
         self.candidates: list[CapCandidate] = []
         self.rows: list[ReportRow] = []
         self.traits = {step.key: _Traits.of(step) for step in spec.steps}
@@ -158,8 +168,9 @@ class _Walk:
         latest = due + step.expires_after.total_seconds() if step.expires_after else NEVER
         send, moved = send_from, False
         policy = step.quiet_hours
-        if policy is not QuietHoursPolicy.EXEMPT and \
-                self.spec.quiet_hours.contains(clock.minute_of_day(send)):
+        if policy is not QuietHoursPolicy.EXEMPT and self.spec.quiet_hours.contains(
+            clock.minute_of_day(send)
+        ):
             if policy is QuietHoursPolicy.DROP:
                 return Timing(send, HoldReason.QUIET_HOURS, False, latest)
             send, moved = clock.out_of_quiet_hours(send, self.spec.quiet_hours), True
@@ -181,8 +192,15 @@ class _Walk:
 
     # --- one learner -------------------------------------------------------------------------
 
-    def deliver(self, row: int, step: Step, learner: SimLearner, now: float, timing: Timing,
-                predicate: Predicate | None) -> None:
+    def deliver(
+        self,
+        row: int,
+        step: Step,
+        learner: SimLearner,
+        now: float,
+        timing: Timing,
+        predicate: Predicate | None,
+    ) -> None:
         """Run the send worker's checks for one learner at ``now`` and count the result."""
         reason: HoldReason | None = None
         if step.selling:
@@ -210,10 +228,18 @@ class _Walk:
             return
         if traits.automated_1v1:
             send = timing.send
-            self.candidates.append(CapCandidate(
-                learner.index, self.local[learner.timezone].local_day(send), step.priority, send,
-                row, min(timing.latest, self.horizon), traits.hold_over_cap, timing.moved,
-            ))
+            self.candidates.append(
+                CapCandidate(
+                    learner.index,
+                    self.local[learner.timezone].local_day(send),
+                    step.priority,
+                    send,
+                    row,
+                    min(timing.latest, self.horizon),
+                    traits.hold_over_cap,
+                    timing.moved,
+                )
+            )
             learner.outcomes[step.key] = "sent"
             return
         counts = self.rows[row]
@@ -259,9 +285,16 @@ class _Walk:
                     self.deliver(row, step, learner, due, timing, predicate)
                 elif step.catch_up:
                     now = learner.enrolled_at
-                    self.deliver(row, step, learner, now, self.timing(due, now, clock, step),
-                                 self.predicate(step, now, timezone if on_learner_clock
-                                                else self.spec.timezone))
+                    self.deliver(
+                        row,
+                        step,
+                        learner,
+                        now,
+                        self.timing(due, now, clock, step),
+                        self.predicate(
+                            step, now, timezone if on_learner_clock else self.spec.timezone
+                        ),
+                    )
                 else:
                     self.rows[row].hold(HoldReason.NOT_ENROLLED)
                     learner.outcomes[step.key] = HOLD_OUTCOME[HoldReason.NOT_ENROLLED]
@@ -315,29 +348,44 @@ def _event_sends(event_steps: list[Step], learners: list[SimLearner]) -> list[Ev
 CalendarRows = list[tuple[ReportRow, Occurrence | None]]
 
 
-def _calendar_rows(spec: JourneySpec, starts_on: date, tz: ZoneInfo,
-                   occurrence_list: list[Occurrence]) -> CalendarRows:
+def _calendar_rows(
+    spec: JourneySpec, starts_on: date, tz: ZoneInfo, occurrence_list: list[Occurrence]
+) -> CalendarRows:
     """Return the milestone and step-occurrence rows in time order, each with its occurrence."""
     entries: list[tuple[tuple[int, int, tuple[int, int]], ReportRow, Occurrence | None]] = []
     for position, milestone in enumerate(spec.milestones.values()):
-        row = ReportRow(RowKind.MILESTONE, milestone.key, milestone.at,
-                        local_datetime(starts_on, milestone.at, tz), title=milestone.title,
-                        milestone_kind=milestone.kind)
+        row = ReportRow(
+            RowKind.MILESTONE,
+            milestone.key,
+            milestone.at,
+            local_datetime(starts_on, milestone.at, tz),
+            title=milestone.title,
+            milestone_kind=milestone.kind,
+        )
         entries.append(((milestone.at.absolute_minutes, 0, (position, 0)), row, None))
     for occurrence in occurrence_list:
         step = occurrence.step
-        row = ReportRow(RowKind.STEP, step.key, occurrence.camp_time,
-                        local_datetime(starts_on, occurrence.camp_time, tz), title=step.title,
-                        channel=step.channel, audience=step.audience, clock=step.tz,
-                        selling=step.selling)
-        entries.append(((occurrence.camp_time.absolute_minutes, 1, occurrence.order), row,
-                        occurrence))
+        row = ReportRow(
+            RowKind.STEP,
+            step.key,
+            occurrence.camp_time,
+            local_datetime(starts_on, occurrence.camp_time, tz),
+            title=step.title,
+            channel=step.channel,
+            audience=step.audience,
+            clock=step.tz,
+            selling=step.selling,
+        )
+        entries.append(
+            ((occurrence.camp_time.absolute_minutes, 1, occurrence.order), row, occurrence)
+        )
     entries.sort(key=lambda entry: entry[0])
     return [(row, occurrence) for _, row, occurrence in entries]
 
 
-def simulate(spec: JourneySpec, starts_on: date, learners: int, seed: int,
-             progress: Progress | None = None) -> SimulationReport:
+def simulate(
+    spec: JourneySpec, starts_on: date, learners: int, seed: int, progress: Progress | None = None
+) -> SimulationReport:
     """Simulate a cohort of ``learners`` synthetic learners starting ``starts_on``.
 
     The same ``seed`` always gives the same report. ``progress``, when given, is called with the
@@ -353,9 +401,18 @@ def simulate(spec: JourneySpec, starts_on: date, learners: int, seed: int,
     for step in event_steps:
         assert step.on is not None
         trigger = f"on {step.on.event} +{format_duration(step.on.delay)}"
-        walk.rows.append(ReportRow(RowKind.EVENT_STEP, step.key, title=step.title,
-                                   channel=step.channel, audience=Audience.LEARNER,
-                                   clock=step.tz, selling=step.selling, trigger=trigger))
+        walk.rows.append(
+            ReportRow(
+                RowKind.EVENT_STEP,
+                step.key,
+                title=step.title,
+                channel=step.channel,
+                audience=Audience.LEARNER,
+                clock=step.tz,
+                selling=step.selling,
+                trigger=trigger,
+            )
+        )
     calendar = _calendar_rows(spec, starts_on, tz, occurrences(spec))
     walk.rows.extend(row for row, _ in calendar)
     pending = _event_sends(event_steps, cohort)  # event rows come first: position is the row
@@ -373,19 +430,21 @@ def simulate(spec: JourneySpec, starts_on: date, learners: int, seed: int,
         _deliver_event(walk, event_steps, remaining, fired)
     walk.apply_caps()
     tick(1)
-    for row, learners_fired in zip(walk.rows[:len(event_steps)], fired, strict=True):
+    for row, learners_fired in zip(walk.rows[: len(event_steps)], fired, strict=True):
         row.fired = len(learners_fired)
     totals = sum_totals(walk.rows)
     totals.learners_paid = sum(learner.paid_at < NEVER for learner in cohort)
     totals.learners_opted_out = sum(learner.opted_out_at < NEVER for learner in cohort)
     totals.learners_minor = sum(learner.minor for learner in cohort)
     totals.learners_other_timezone = sum(learner.timezone != spec.timezone for learner in cohort)
-    return SimulationReport(spec.key, spec.title, spec.timezone, starts_on, learners, seed,
-                            ADVISORS, walk.rows, totals)
+    return SimulationReport(
+        spec.key, spec.title, spec.timezone, starts_on, learners, seed, ADVISORS, walk.rows, totals
+    )
 
 
-def _deliver_event(walk: _Walk, event_steps: list[Step], send: EventSend,
-                   fired: list[set[int]]) -> None:
+def _deliver_event(
+    walk: _Walk, event_steps: list[Step], send: EventSend, fired: list[set[int]]
+) -> None:
     due, position, learner_index = send
     fired[position].add(learner_index)
     walk.event_delivery(position, event_steps[position], walk.learners[learner_index], due)

@@ -258,10 +258,57 @@ class Course:
 
 
 @dataclass(frozen=True)
+class GroupBuy:
+    """拼团: ``size`` learners who pay together each get ``discount`` off."""
+
+    size: int
+    discount: float
+
+
+@dataclass(frozen=True)
 class Offer:
     opens: CampTime
     closes: CampTime
     courses: tuple[str, ...] = ()  # empty: every course of the journey
+    deposit: float | None = None  # 定金 that holds the offer price past the deadline's rush
+    group_buy: GroupBuy | None = None
+    exploration: float = 0.1  # share of close calls where the runner-up course is offered
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """Set a tag automatically: on an event (optionally matching an answer or keywords), or
+    when a learner has not checked in for ``silent_for``."""
+
+    tag: str
+    on: str | None = None
+    question: str | None = None  # survey_answered: the payload's question ...
+    answer: str | None = None  # ... and the answer that sets the tag
+    keywords: tuple[str, ...] = ()  # replied: any of these in the payload's text
+    silent_for: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class PointsRules:
+    """Points per event, and for the contest by rank (``by_rank[0]`` for the winner)."""
+
+    per_event: tuple[tuple[str, int], ...] = ()
+    contest_by_rank: tuple[int, ...] = ()
+    contest_default: int = 0
+
+    def for_event(self, name: str) -> int:
+        """Return the points an event earns (0 for events without a rule)."""
+        return dict(self.per_event).get(name, 0)
+
+
+@dataclass(frozen=True)
+class CouponSpec:
+    """A coupon learners redeem with points."""
+
+    key: str
+    title: str
+    points: int
+    value: float
 
 
 @dataclass(frozen=True)
@@ -308,6 +355,9 @@ class JourneySpec:
     reply_within: timedelta = timedelta(hours=2)
     events: tuple[str, ...] = ()  # custom event names the journey uses besides the built-in ones
     lint: LintSettings = LintSettings()
+    tag_rules: tuple[TagRule, ...] = ()
+    points: PointsRules = PointsRules()
+    coupons: dict[str, CouponSpec] = field(default_factory=dict)
 
     def step(self, key: str) -> Step:
         """Return the step named ``key``."""

@@ -31,6 +31,8 @@ class Learner(Base):
     # Consent is absolute: an opt-out on any channel stops marketing on all of them.
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     do_not_disturb: Mapped[bool] = mapped_column(Boolean, default=False)
+    # PIPL art. 24: a learner may ask for offers that are not chosen from their profile.
+    personalised_offers: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="learner")

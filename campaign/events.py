@@ -1,0 +1,55 @@
+"""Take in a learner event and apply everything that follows from it, in one transaction.
+
+``record_event`` (planning) stores the event idempotently, plans the steps it triggers, stops
+selling on ``paid`` and records ``opted_out``. Each feature then adds its own consequence
+through :data:`EFFECTS`, an explicit list: tags from rules, points, offers and attribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from campaign.messages.planning import record_event
+from campaign.models import LearnerEvent
+
+EventEffect = Callable[[Session, LearnerEvent, datetime], None]
+
+# Filled in by the features that react to events (in this order: tags before points, points
+# before offers, so a rule-set tag can already shape the recommendation).
+EFFECTS: Sequence[EventEffect] = ()
+
+
+def ingest_event(
+    session: Session,
+    *,
+    learner_id: int,
+    name: str,
+    occurred_at: datetime,
+    now: datetime,
+    external_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    source: str = "api",
+) -> LearnerEvent | None:
+    """Record an event and apply its effects; None if ``external_id`` was already taken in.
+
+    The caller commits: the event and all its consequences land together or not at all.
+    """
+    event = record_event(
+        session,
+        learner_id=learner_id,
+        name=name,
+        occurred_at=occurred_at,
+        now=now,
+        external_id=external_id,
+        payload=payload,
+        source=source,
+    )
+    if event is None:
+        return None
+    for effect in EFFECTS:
+        effect(session, event, now)
+    return event

@@ -11,9 +11,9 @@ EXAMPLE := examples/python-camp/journey.yaml
 # The first day of the demo cohort: next Monday (a week ahead when today is a Monday).
 NEXT_MONDAY = $(shell $(PYTHON) -c 'import datetime as d; t = d.date.today(); print(t + d.timedelta(days=7 - t.weekday()))')
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean translations messages
 
-demo: $(STAMP)
+demo: $(STAMP) translations
 	$(CAMPAIGN) db upgrade
 	$(CAMPAIGN) journeys lint $(EXAMPLE)
 	$(CAMPAIGN) journeys publish $(EXAMPLE)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(CAMPAIGN) cohorts open python-camp --starts-on $(NEXT_MONDAY)
 	$(CAMPAIGN) cohorts list
 
-test: $(STAMP)
+test: $(STAMP) translations
 	$(BIN)/ruff check .
 	$(BIN)/mypy campaign/journeys
 	$(BIN)/pytest
@@ -31,6 +31,15 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 install: $(STAMP)
+
+# The console's Chinese strings: compiled from the .po catalogue on every build (the .mo files
+# are build output, not kept in git). `make messages` refreshes the catalogue after UI changes.
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d campaign/translations >/dev/null
+
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o campaign/translations/messages.pot . >/dev/null
+	$(BIN)/pybabel update -i campaign/translations/messages.pot -d campaign/translations >/dev/null
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

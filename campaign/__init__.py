@@ -53,6 +53,10 @@ def create_app(
 
     app.register_blueprint(unsubscribe)
 
+    from campaign import console
+
+    console.init_app(app)
+
     @app.get("/healthz")
     def healthz() -> Any:
         """Tell a load balancer the process is up (no database round trip: liveness only)."""

@@ -17,6 +17,7 @@ from campaign.commands.journeys import journeys
 from campaign.commands.publishing import diff, publish, versions
 from campaign.commands.simulate import simulate
 from campaign.commands.tasks import tasks
+from campaign.commands.users import users
 
 for command in (publish, versions, diff, simulate):
     journeys.add_command(command)
@@ -26,5 +27,5 @@ main = FlaskGroup(
     create_app=create_app,
     help="Campaign: write, publish and run course-conversion journeys.",
 )
-for group in (journeys, cohorts, db, dispatcher, worker, tasks):
+for group in (journeys, cohorts, db, dispatcher, worker, tasks, users):
     main.add_command(group)

@@ -14,6 +14,7 @@ from campaign.models.offer import Conversion, GroupBuy, Offer, OfferStatus
 from campaign.models.points import CouponRedemption, PointsEntry
 from campaign.models.tag import Tag, TagSource, tag_group
 from campaign.models.task import Task, TaskStatus
+from campaign.models.user import Role, User
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -38,9 +39,11 @@ __all__ = [
     "Offer",
     "OfferStatus",
     "PointsEntry",
+    "Role",
     "Tag",
     "TagSource",
     "Task",
     "TaskStatus",
+    "User",
     "tag_group",
 ]

@@ -22,6 +22,7 @@ from campaign.journeys.rules_reader import (
     read_group_buy,
     read_lint_settings,
     read_points,
+    read_reply_within,
     read_tag_rules,
 )
 from campaign.journeys.spec import (
@@ -226,9 +227,10 @@ def _read_top(r: Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> dict[st
         if isinstance(caps, dict) and "automated_1v1_per_day" in caps:
             per_day = r.integer(caps["automated_1v1_per_day"][1], "automated_1v1_per_day", low=0)
             values["caps"] = per_day if per_day is INVALID else Caps(int(per_day))
-    for name in ("max_peak_to_end", "reply_within"):
-        if name in top:
-            values[name] = r.duration(node(name), name)
+    if "max_peak_to_end" in top:
+        values["max_peak_to_end"] = r.duration(node("max_peak_to_end"), "max_peak_to_end")
+    if "reply_within" in top:
+        values.update(read_reply_within(r, node("reply_within")))
     if "milestones" in top:
         values["milestones"] = _milestones(r, node("milestones"))
     if "courses" in top:

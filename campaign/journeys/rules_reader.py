@@ -165,3 +165,29 @@ def read_lint_settings(r: Reader, node: yaml.Node) -> LintSettings | Any:
     if banned is INVALID or allowed is INVALID:
         return INVALID
     return LintSettings(tuple(banned), tuple(allowed))
+
+
+def read_reply_within(r: Reader, node: yaml.Node) -> dict[str, Any]:
+    """Read ``reply_within``: one duration, or ``{default: 2h, D6: 30m}`` per camp day."""
+    if not isinstance(node, yaml.MappingNode):
+        value = r.duration(node, "reply_within")
+        return {} if value is INVALID else {"reply_within": value}
+    m = r.mapping(node, "reply_within")
+    if not isinstance(m, dict):
+        return {}
+    values: dict[str, Any] = {}
+    per_day: list[tuple[int, Any]] = []
+    for key, (key_node, value_node) in m.items():
+        duration = r.duration(value_node, f"reply_within {key}")
+        if key == "default":
+            if duration is not INVALID:
+                values["reply_within"] = duration
+            continue
+        day = key[1:] if key.startswith("D") else ""
+        if not day.lstrip("-").isdigit() or int(day) == 0:
+            r.report(key_node, "bad-time", f"'{key}' is not a camp day like D6 (or 'default')")
+            continue
+        if duration is not INVALID:
+            per_day.append((int(day), duration))
+    values["reply_within_on"] = tuple(sorted(per_day))
+    return values

@@ -352,12 +352,17 @@ class JourneySpec:
     quiet_hours: QuietHours = DEFAULT_QUIET_HOURS
     caps: Caps = Caps()
     max_peak_to_end: timedelta = timedelta(hours=24)
-    reply_within: timedelta = timedelta(hours=2)
+    reply_within: timedelta = timedelta(hours=2)  # the promised reply time to a learner
+    reply_within_on: tuple[tuple[int, timedelta], ...] = ()  # per camp day, e.g. D6: 30m
     events: tuple[str, ...] = ()  # custom event names the journey uses besides the built-in ones
     lint: LintSettings = LintSettings()
     tag_rules: tuple[TagRule, ...] = ()
     points: PointsRules = PointsRules()
     coupons: dict[str, CouponSpec] = field(default_factory=dict)
+
+    def reply_window(self, day: int) -> timedelta:
+        """Return the promised reply time on camp day ``day`` (contest day may be tighter)."""
+        return dict(self.reply_within_on).get(day, self.reply_within)
 
     def step(self, key: str) -> Step:
         """Return the step named ``key``."""

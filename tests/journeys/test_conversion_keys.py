@@ -72,3 +72,16 @@ def test_exploration_is_bounded() -> None:
     text = with_extras("", offer=", exploration: 0.9")
     [finding] = lint_text(text, "camp.yaml").findings
     assert finding.code == "out-of-range"
+
+
+def test_reply_within_may_be_tighter_on_contest_day() -> None:
+    from tests.journeys.conftest import BASE, journey, step
+
+    head = BASE.replace("days: 7", "days: 7\nreply_within: {default: 2h, D6: 30m}")
+    spec = lint_text(journey(step(), head=head), "camp.yaml").spec
+    assert spec is not None
+    assert spec.reply_window(6) == timedelta(minutes=30)
+    assert spec.reply_window(2) == timedelta(hours=2)
+    bad = BASE.replace("days: 7", "days: 7\nreply_within: {default: 2h, contest: 30m}")
+    [finding] = lint_text(journey(step(), head=bad), "camp.yaml").findings
+    assert finding.code == "bad-time" and "D6" in finding.message

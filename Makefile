@@ -1,5 +1,5 @@
 # Campaign's two entry points, each setting up .venv first:
-#   make demo   lint, publish and simulate the sample camp, then open a cohort for it
+#   make demo   run the sample camp on warped time through the real engine (DEMO_ARGS=--speed ...)
 #   make test   ruff, mypy on the journey language, then pytest on SQLite and PostgreSQL
 
 PYTHON ?= python3
@@ -8,20 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CAMPAIGN := $(BIN)/campaign
 EXAMPLE := examples/python-camp/journey.yaml
-# The first day of the demo cohort: next Monday (a week ahead when today is a Monday).
-NEXT_MONDAY = $(shell $(PYTHON) -c 'import datetime as d; t = d.date.today(); print(t + d.timedelta(days=7 - t.weekday()))')
 
-.PHONY: demo test bench install clean translations messages
+.PHONY: demo test bench install clean translations messages chromium
 
 demo: $(STAMP) translations
 	$(CAMPAIGN) db upgrade
-	$(CAMPAIGN) journeys lint $(EXAMPLE)
-	$(CAMPAIGN) journeys publish $(EXAMPLE)
-	$(CAMPAIGN) journeys simulate $(EXAMPLE) --starts-on $(NEXT_MONDAY) --learners 300
-	$(CAMPAIGN) cohorts open python-camp --starts-on $(NEXT_MONDAY)
-	$(CAMPAIGN) cohorts list
+	$(CAMPAIGN) demo --journey $(EXAMPLE) $(DEMO_ARGS)
 
-test: $(STAMP) translations
+test: $(STAMP) translations chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy campaign/journeys
 	$(BIN)/pytest
@@ -30,7 +24,12 @@ test: $(STAMP) translations
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright (no browser
+# download): installed once when missing, with a colour emoji font for the console's icons.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium fonts-noto-cjk fonts-noto-color-emoji)
 
 # The console's Chinese strings: compiled from the .po catalogue on every build (the .mo files
 # are build output, not kept in git). `make messages` refreshes the catalogue after UI changes.

@@ -69,8 +69,9 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def measure(name: str, action: Callable[[], object], repeat: int,
-            target: float | None = None) -> Timing:
+def measure(
+    name: str, action: Callable[[], object], repeat: int, target: float | None = None
+) -> Timing:
     """Run ``action`` ``repeat`` times after one warm-up run and keep the wall-clock times."""
     progress(f"  {name}: warm-up")
     action()
@@ -110,15 +111,26 @@ def bench_lint(steps: int, repeat: int) -> tuple[Timing, list[Timing], dict[str,
     errors = [f.format() for f in result.findings if f.severity == "error"]
     if errors:
         raise SystemExit("the generated journey does not lint:\n" + "\n".join(errors[:10]))
-    info = {"steps": steps, "lines": text.count("\n"), "bytes": len(text.encode()),
-            "findings": len(result.findings)}
+    info = {
+        "steps": steps,
+        "lines": text.count("\n"),
+        "bytes": len(text.encode()),
+        "findings": len(result.findings),
+    }
     progress(f"lint: {steps} steps, {info['lines']} lines, {info['findings']} warnings")
-    lint = measure(f"lint_text, {steps}-step journey", lambda: lint_text(text, "bench.yaml"),
-                   repeat, LINT_TARGET)
+    lint = measure(
+        f"lint_text, {steps}-step journey",
+        lambda: lint_text(text, "bench.yaml"),
+        repeat,
+        LINT_TARGET,
+    )
     safe_load = measure("baseline: yaml.safe_load", lambda: yaml.safe_load(text), repeat)
     fast_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    c_load = measure(f"baseline: yaml.load, {fast_loader.__name__}",
-                     lambda: yaml.load(text, Loader=fast_loader), repeat)
+    c_load = measure(
+        f"baseline: yaml.load, {fast_loader.__name__}",
+        lambda: yaml.load(text, Loader=fast_loader),
+        repeat,
+    )
     return lint, [safe_load, c_load], info
 
 
@@ -149,18 +161,31 @@ def touch_every_occurrence(spec: JourneySpec, cohort: list[SimLearner]) -> int:
 
 def bench_simulate(learners: int, repeat: int) -> tuple[Timing, list[Timing], dict[str, Any]]:
     spec, source = simulation_spec()
-    info = {"journey": source, "steps": len(spec.steps), "occurrences": len(occurrences(spec)),
-            "learners": learners}
-    progress(f"simulate: {source}, {info['steps']} steps, {info['occurrences']} occurrences, "
-             f"{learners} learners")
-    timing = measure(f"simulate, {learners} learners", lambda: simulate(spec, STARTS_ON,
-                                                                         learners, 1),
-                     repeat, SIMULATE_TARGET)
+    info = {
+        "journey": source,
+        "steps": len(spec.steps),
+        "occurrences": len(occurrences(spec)),
+        "learners": learners,
+    }
+    progress(
+        f"simulate: {source}, {info['steps']} steps, {info['occurrences']} occurrences, "
+        f"{learners} learners"
+    )
+    timing = measure(
+        f"simulate, {learners} learners",
+        lambda: simulate(spec, STARTS_ON, learners, 1),
+        repeat,
+        SIMULATE_TARGET,
+    )
     cohort = make_learners(spec, STARTS_ON, learners, random.Random(1))
-    touch = measure("baseline: touch learner x occurrence",
-                    lambda: touch_every_occurrence(spec, cohort), repeat)
-    draw = measure(f"part: draw {learners} learners",
-                   lambda: make_learners(spec, STARTS_ON, learners, random.Random(1)), repeat)
+    touch = measure(
+        "baseline: touch learner x occurrence", lambda: touch_every_occurrence(spec, cohort), repeat
+    )
+    draw = measure(
+        f"part: draw {learners} learners",
+        lambda: make_learners(spec, STARTS_ON, learners, random.Random(1)),
+        repeat,
+    )
     return timing, [touch, draw], info
 
 
@@ -169,37 +194,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--steps", type=int, default=500, help="steps in the lint journey")
     parser.add_argument("--learners", type=int, default=10_000, help="simulated learners")
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when a median misses its target (off by default: shared "
-                             "machines are noisy)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a median misses its target (off by default: shared machines are noisy)",
+    )
     args = parser.parse_args(argv)
     about = machine()
-    progress(f"machine: {about['cpu_model']}, {about['usable_cpus']} usable CPUs, "
-             f"Python {about['python']}")
+    progress(
+        f"machine: {about['cpu_model']}, {about['usable_cpus']} usable CPUs, "
+        f"Python {about['python']}"
+    )
     lint, lint_base, lint_info = bench_lint(args.steps, args.repeat)
     sim, sim_base, sim_info = bench_simulate(args.learners, args.repeat)
-    print(f"machine: {about['cpu_model']}; nproc {about['usable_cpus']}; "
-          f"{about['implementation']} {about['python']}; {about['platform']}; "
-          f"load average (1 min) {about['load_average_1m']} before, "
-          f"{machine()['load_average_1m']} after")
+    print(
+        f"machine: {about['cpu_model']}; nproc {about['usable_cpus']}; "
+        f"{about['implementation']} {about['python']}; {about['platform']}; "
+        f"load average (1 min) {about['load_average_1m']} before, "
+        f"{machine()['load_average_1m']} after"
+    )
     for timing in (lint, *lint_base, sim, *sim_base):
         print(timing.line())
     for base in lint_base:
-        print(f"lint / {base.name.removeprefix('baseline: ')} (median): "
-              f"{lint.median / base.median:.2f}x")
-    print(f"simulate / {sim_base[0].name.removeprefix('baseline: ')} (median): "
-          f"{sim.median / sim_base[0].median:.1f}x")
+        print(
+            f"lint / {base.name.removeprefix('baseline: ')} (median): "
+            f"{lint.median / base.median:.2f}x"
+        )
+    print(
+        f"simulate / {sim_base[0].name.removeprefix('baseline: ')} (median): "
+        f"{sim.median / sim_base[0].median:.1f}x"
+    )
     verdicts = [(lint, lint.median < LINT_TARGET), (sim, sim.median < SIMULATE_TARGET)]
     for timing, ok in verdicts:
         print(f"{timing.name}: {'within' if ok else 'OVER'} target")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": about,
-        "lint": {**lint_info, "timing": asdict(lint),
-                 "baselines": [asdict(b) for b in lint_base]},
-        "simulate": {**sim_info, "timing": asdict(sim),
-                     "baselines": [asdict(b) for b in sim_base]},
-    }, indent=2), encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": about,
+                "lint": {
+                    **lint_info,
+                    "timing": asdict(lint),
+                    "baselines": [asdict(b) for b in lint_base],
+                },
+                "simulate": {
+                    **sim_info,
+                    "timing": asdict(sim),
+                    "baselines": [asdict(b) for b in sim_base],
+                },
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     progress(f"results written to {RESULTS.relative_to(ROOT)}")
     return 1 if args.check and not all(ok for _, ok in verdicts) else 0
 

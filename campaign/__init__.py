@@ -53,9 +53,10 @@ def create_app(
 
     app.register_blueprint(unsubscribe)
 
-    from campaign import console
+    from campaign import api, console
 
     console.init_app(app)
+    api.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

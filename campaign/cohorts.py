@@ -1,4 +1,5 @@
-"""Open and list cohorts (营期), each pinned to the journey version that was latest when it opened.
+"""Open, list, pause and resume cohorts (营期), each pinned to the journey version that was latest
+when it opened.
 
 The pin is what lets marketers keep editing a journey while a camp runs: publishing again makes
 a new version for the next cohort and leaves this one alone. No Flask here.
@@ -12,7 +13,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from campaign.errors import CampaignError, did_you_mean
+from campaign.errors import CampaignError, NotFound, did_you_mean
 from campaign.journeys.calendar import is_timezone
 from campaign.models import Cohort, CohortState
 from campaign.publishing import find_journey, latest_version
@@ -84,3 +85,43 @@ def list_cohorts(session: Session, journey_key: str | None = None) -> list[Cohor
     if journey_key is not None:
         query = query.where(Cohort.journey_id == find_journey(session, journey_key).id)
     return list(session.scalars(query))
+
+
+def _change_state(
+    session: Session, cohort_id: int, expect: CohortState, to: CohortState, verb: str
+) -> Cohort:
+    cohort = session.get(Cohort, cohort_id, with_for_update=True)
+    if cohort is None:
+        raise NotFound(f"cohort {cohort_id} does not exist")
+    if cohort.state is to:
+        return cohort
+    if cohort.state is not expect:
+        raise InvalidCohort(
+            f"cohort {cohort_id} is {cohort.state}; only a cohort that is {expect} can be {verb}"
+        )
+    cohort.state = to
+    session.flush()
+    return cohort
+
+
+def pause_cohort(session: Session, cohort_id: int) -> Cohort:
+    """Pause an open cohort: its deliveries are held (deferred, not lost) until it resumes.
+
+    Pausing a paused cohort changes nothing.
+
+    :raises NotFound: when there is no such cohort.
+    :raises InvalidCohort: when the cohort is closed.
+    """
+    return _change_state(session, cohort_id, CohortState.OPEN, CohortState.PAUSED, "paused")
+
+
+def resume_cohort(session: Session, cohort_id: int) -> Cohort:
+    """Resume a paused cohort: held deliveries go out again at their next check.
+
+    Steps whose ``expires_after`` ran out while the cohort was paused expire then, with that
+    reason, rather than going out late. Resuming an open cohort changes nothing.
+
+    :raises NotFound: when there is no such cohort.
+    :raises InvalidCohort: when the cohort is closed.
+    """
+    return _change_state(session, cohort_id, CohortState.PAUSED, CohortState.OPEN, "resumed")

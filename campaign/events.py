@@ -13,14 +13,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from campaign.learners.points import award_points
+from campaign.learners.replies import open_reply_tasks
+from campaign.learners.tags import apply_tag_rules
 from campaign.messages.planning import record_event
 from campaign.models import LearnerEvent
+from campaign.offers.attribution import offer_effects
 
-EventEffect = Callable[[Session, LearnerEvent, datetime], None]
+EventEffect = Callable[[Session, LearnerEvent, datetime], object]
+
 
 # Filled in by the features that react to events (in this order: tags before points, points
 # before offers, so a rule-set tag can already shape the recommendation).
-EFFECTS: Sequence[EventEffect] = ()
+EFFECTS: Sequence[EventEffect] = (
+    apply_tag_rules,
+    award_points,
+    offer_effects,
+    open_reply_tasks,
+)
 
 
 def ingest_event(

@@ -10,11 +10,15 @@ from __future__ import annotations
 from flask.cli import FlaskGroup
 
 from campaign import create_app
+from campaign.commands.apikeys import apikeys
 from campaign.commands.cohorts import cohorts
 from campaign.commands.db import db
+from campaign.commands.demo import demo
 from campaign.commands.engine import dispatcher, worker
 from campaign.commands.journeys import journeys
+from campaign.commands.learners import learners
 from campaign.commands.publishing import diff, publish, versions
+from campaign.commands.report import report
 from campaign.commands.simulate import simulate
 from campaign.commands.tasks import tasks
 from campaign.commands.users import users
@@ -27,5 +31,8 @@ main = FlaskGroup(
     create_app=create_app,
     help="Campaign: write, publish and run course-conversion journeys.",
 )
-for group in (journeys, cohorts, db, dispatcher, worker, tasks, users):
+for group in (journeys, cohorts, db, dispatcher, worker, tasks, users, apikeys):
     main.add_command(group)
+main.add_command(demo)
+main.add_command(learners)
+main.add_command(report)

@@ -17,7 +17,7 @@ def zone(name: str) -> ZoneInfo:
     """Return the IANA timezone ``name``; raise ``KeyError`` with the name when unknown."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a folder, not a zone
         raise KeyError(name) from exc
 
 

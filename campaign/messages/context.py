@@ -48,10 +48,18 @@ TASK_OUTCOMES = {"open": "open", "sent": "sent", "skipped": "skipped", "postpone
 
 @dataclass(frozen=True)
 class Offer:
-    """The follow-on course offered to one learner, and why."""
+    """The follow-on course offered to one learner, and why (the stored offer at send time).
+
+    ``price`` is what the learner pays now (a formed group-buy's discount, the course price
+    again once the offer closed); None means the course price. A non-personalised offer
+    (PIPL art. 24) shows the course title as ``offer.reason``: its stored reason is about the
+    choice, not about the learner.
+    """
 
     course: Course
     reason: str
+    price: float | None = None
+    personalised: bool = True
 
 
 def choose_offer(
@@ -60,7 +68,9 @@ def choose_offer(
     """Pick the course whose ``for_tags`` match the learner's tags (rule-based, in YAML order).
 
     A step's ``course:`` pins the choice. Without a matching tag the first offered course is
-    used with a neutral reason, the non-personalised offer.
+    used with a neutral reason, the non-personalised offer. The send path uses the stored
+    offer (:func:`campaign.offers.render.offer_for_send`); this stays for callers without a
+    database.
     """
     offered = [
         spec.courses[k] for k in (spec.offer.courses if spec.offer else ()) if k in spec.courses
@@ -282,8 +292,9 @@ def render_context(
     if offer is not None and spec.offer is not None:
         opens = to_utc(cohort.starts_on, spec.offer.opens, tz)
         closes = to_utc(cohort.starts_on, spec.offer.closes, tz)
+        price = offer.course.price if offer.price is None else offer.price
         context["offer"] = {
-            "reason": offer.reason or offer.course.title,
+            "reason": (offer.reason if offer.personalised else "") or offer.course.title,
             "course": {
                 "key": offer.course.key,
                 "title": offer.course.title,
@@ -292,7 +303,7 @@ def render_context(
             },
             "opens": _format_local(opens, tz),
             "closes": _format_local(closes, tz),
-            "price": f"{offer.course.price:g}",
+            "price": f"{price:g}",
         }
     return context
 

@@ -36,7 +36,8 @@ def claim_due(
     session: Session, *, now: datetime, limit: int, lease: timedelta, job_size: int
 ) -> list[Batch]:
     """Claim up to ``limit`` due rows (earliest first, then by priority) and group them into
-    per-channel batches of at most ``job_size``. The caller commits.
+    per-channel batches of at most ``job_size`` (more only when one target has more rows due
+    than that). The caller commits.
     """
     due = (
         select(Delivery.id)
@@ -56,17 +57,25 @@ def claim_due(
             lease_until=now + lease,
             updated_at=now,
         )
-        .returning(Delivery.id, Delivery.channel)
+        .returning(Delivery.id, Delivery.channel, Delivery.target)
         .execution_options(synchronize_session=False)
     ).all()
-    by_channel: dict[Channel, list[int]] = defaultdict(list)
-    for delivery_id, channel in claimed:
-        by_channel[Channel(channel)].append(delivery_id)
+    # One target's rows stay in one batch: the worker sends a batch in priority order, so two
+    # rows of one learner due together are weighed against the daily cap by priority, never
+    # by which of two workers running two batches at once got there first.
+    by_channel: dict[Channel, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for delivery_id, channel, target in claimed:
+        by_channel[Channel(channel)][target].append(delivery_id)
     batches = []
-    for channel, ids in sorted(by_channel.items()):
-        ids.sort()
-        for start in range(0, len(ids), job_size):
-            batches.append(Batch(token, channel, tuple(ids[start : start + job_size])))
+    for channel, targets in sorted(by_channel.items()):
+        ids: list[int] = []
+        for group in sorted(targets.values(), key=min):
+            if ids and len(ids) + len(group) > job_size:
+                batches.append(Batch(token, channel, tuple(ids)))
+                ids = []
+            ids.extend(sorted(group))
+        if ids:
+            batches.append(Batch(token, channel, tuple(ids)))
     return batches
 
 

@@ -45,6 +45,7 @@ class Reason(enum.StrEnum):
     CAPPED = "daily cap reached"
     WECOM_QUOTA = "WeCom mass-send quota used"
     ADVISOR_CAPACITY = "advisor's daily capacity reached"
+    COHORT_PAUSED = "cohort paused"
 
 
 @dataclass(frozen=True)

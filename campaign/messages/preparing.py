@@ -8,7 +8,7 @@ learner cannot both take the last slot of the daily cap.
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from campaign.journeys.conditions import evaluate
 from campaign.journeys.spec import Channel, JourneySpec, Step, Variant
 from campaign.messages import context as ctx
 from campaign.messages.channels.base import OutgoingMessage, Recipient
-from campaign.messages.governor import Budgets, Decision, govern
+from campaign.messages.governor import Budgets, Decision, Reason, Verdict, govern
 from campaign.messages.governor import Learner as GovLearner
 from campaign.messages.planning import spec_of
 from campaign.messages.settings import SendSettings
@@ -33,14 +33,26 @@ from campaign.models import (
     EnrollmentState,
     Learner,
 )
+from campaign.offers.render import offer_for_send
+
+PAUSE_RECHECK = timedelta(minutes=10)
+"""How often a paused cohort's due deliveries are looked at again (they wait, never lapse)."""
+COHORT_PAUSED = Reason.COHORT_PAUSED  # stored on the row as "waiting: cohort paused"
 
 
 def prepare(
     session: Session, delivery: Delivery, cohort: Cohort, now: datetime, settings: SendSettings
 ) -> tuple[Decision, OutgoingMessage | None, Step]:
-    """Apply every send-time check; on "send", render the message."""
+    """Apply every send-time check; on "send", render the message.
+
+    A paused cohort's deliveries are deferred (held, not lost) until it resumes; then the usual
+    checks apply, so a step whose ``expires_after`` ran out meanwhile expires rather than going
+    out late.
+    """
     spec = spec_of(cohort.version)
     step = spec.step(delivery.step_key)
+    if cohort.state is CohortState.PAUSED:
+        return Decision(Verdict.DEFER, COHORT_PAUSED, now + PAUSE_RECHECK), None, step
     enrollment = session.get(Enrollment, delivery.enrollment_id) if delivery.enrollment_id else None
     if enrollment is None:
         return _prepare_group(session, delivery, cohort, spec, step, now, settings)
@@ -97,7 +109,11 @@ def prepare(
     )
     if not decision.goes_out:
         return decision, None, step
-    offer = ctx.choose_offer(spec, tags, step.course) if spec.courses else None
+    offer = (
+        offer_for_send(session, enrollment, spec, pinned=step.course, now=now)
+        if spec.courses and _mentions_offer(step)
+        else None
+    )
     links = dict(settings.links)
     if settings.unsubscribe_url is not None:
         links["unsubscribe"] = settings.unsubscribe_url(learner.id)
@@ -184,6 +200,12 @@ def _prepare_group(
         metadata={"variant": variant.key, "cohort_id": cohort.id, "audience": str(step.audience)},
     )
     return decision, message, step
+
+
+def _mentions_offer(step: Step) -> bool:
+    """Tell whether any text of the step may show ``offer``: only then is the offer read (or
+    created), so ordinary reminders cost no offer query."""
+    return any("offer" in variant.template for variant in step.variants)
 
 
 def _variant(step: Step, seed: int) -> Variant:

@@ -70,9 +70,9 @@ def build_runtime(app: Flask) -> Runtime:
             return unsubscribe_url(base_url, secret, learner_id)
 
     send = SendSettings(
-        send_lease=timedelta(seconds=float(config.get("SEND_LEASE_SECONDS", 60))),
+        send_lease=real_span(clock, float(config.get("SEND_LEASE_SECONDS", 60))),
         max_attempts=int(config.get("SEND_MAX_ATTEMPTS", 5)),
-        backoff=timedelta(seconds=float(config.get("SEND_BACKOFF_SECONDS", 30))),
+        backoff=real_span(clock, float(config.get("SEND_BACKOFF_SECONDS", 30))),
         task_deadline=timedelta(minutes=float(config.get("TASK_DEADLINE_MINUTES", 120))),
         wecom_quota=int(config["WECOM_MASS_SEND_QUOTA"])
         if config.get("WECOM_MASS_SEND_QUOTA")
@@ -85,7 +85,7 @@ def build_runtime(app: Flask) -> Runtime:
         tick=float(config.get("DISPATCH_TICK_SECONDS", 1.0)),
         limit=int(config.get("DISPATCH_LIMIT", 5000)),
         job_size=int(config.get("DISPATCH_JOB_SIZE", 500)),
-        lease=timedelta(seconds=float(config.get("CLAIM_LEASE_SECONDS", 30))),
+        lease=real_span(clock, float(config.get("CLAIM_LEASE_SECONDS", 30))),
     )
     return Runtime(
         sessions=database(app).sessionmaker,
@@ -95,6 +95,20 @@ def build_runtime(app: Flask) -> Runtime:
         dispatch=dispatch,
         config=dict(config),
     )
+
+
+def real_span(clock: Clock, seconds: float) -> timedelta:
+    """Return how much time passes on ``clock`` while ``seconds`` pass in real time.
+
+    Leases and retry backoff bound real work (a process that died, a server that needs a
+    moment), but they are stamped and compared on the engine's clock. On a demo's warped clock
+    (speed 2400) a 30 s lease taken literally would run out in 12 ms, while the send it guards
+    is still under way: rows would be taken back mid-send and sent twice.
+    """
+    real_per_second = clock.sleep_seconds(timedelta(seconds=1))
+    if real_per_second <= 0:  # a frozen clock (tests): time moves only when told to
+        return timedelta(seconds=seconds)
+    return timedelta(seconds=seconds / real_per_second)
 
 
 def set_runtime(runtime: Runtime | None) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class CohortState(enum.StrEnum):
-    """Whether a cohort takes new enrollments (``paused`` stops intake without ending the camp)."""
+    """Whether a cohort runs: ``paused`` holds its sends (deferred, not lost) and its intake."""
 
     OPEN = "open"
     PAUSED = "paused"

@@ -15,7 +15,7 @@ from campaign.db import Base, UTCDateTime, enum_type, utcnow
 if TYPE_CHECKING:
     from campaign.models.learner import Learner
 
-TAG_NAME = re.compile(r"^(?P<group>[a-z][a-z0-9_-]*):(?P<value>\S+)$")
+TAG_NAME = re.compile(r"^(?P<group>[a-z][a-z0-9_-]{0,49}):(?P<value>\S{1,48})$")
 
 
 class TagSource(enum.StrEnum):

@@ -97,3 +97,11 @@ def test_quiet_hours_move_to_the_next_allowed_minute() -> None:
 def test_unknown_zone_raises_key_error() -> None:
     with pytest.raises(KeyError):
         zone("Mars/Olympus")
+
+
+def test_folders_and_absurd_names_are_not_zones() -> None:
+    from campaign.journeys.calendar import is_timezone
+
+    assert not is_timezone("Asia")
+    assert not is_timezone("A" * 300)
+    assert is_timezone("Asia/Shanghai")

@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = "import sys; from campaign.commands import main; sys.exit(main())"
-SPEED = "100000"  # a camp day in 0.86 s: the whole camp in about 10 s
+SPEED = "40000"  # a camp day in 2.2 s: the whole camp in about 30 s
 LEARNERS = "12"
 
 
@@ -88,12 +88,12 @@ def instance(tmp_path: Path) -> Path:
 def test_the_demo_runs_the_camp_and_accounts_for_every_delivery(instance: Path) -> None:
     started = time.monotonic()
     result = campaign(
-        "demo", "--learners", LEARNERS, "--speed", SPEED, env=demo_env(instance), timeout=120
+        "demo", "--learners", LEARNERS, "--speed", SPEED, env=demo_env(instance), timeout=300
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    assert elapsed < 60, f"the demo took {elapsed:.0f} s"
+    assert elapsed < 240, f"the demo took {elapsed:.0f} s"
     assert "── D1 · " in out and "── D7 · " in out  # a header per camp day
     messages = re.findall(r"^  \d\d:\d\d  (wecom|webhook|log|sms|email) ", out, re.M)
     tasks = re.findall(r"^  \d\d:\d\d  task·", out, re.M)

@@ -70,6 +70,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process profile")
     parser.add_argument(
+        "--analyze",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="ANALYZE after each phase's planning; auto: when PostgreSQL's autovacuum is off",
+    )
+    parser.add_argument(
         "--phases", default="abcd", help="which of a, b, c, d to run (e.g. 'c' for the burst)"
     )
     return parser.parse_args(argv)
@@ -156,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     ):
         bench = Bench(url, redis_url, Path(folder), args.workers, settings)
         bench.publish()
+        off = bench.autovacuum_is_off()
+        bench.analyze = args.analyze == "yes" or (args.analyze == "auto" and off)
         info = about(bench)
+        info["settings"] |= {"autovacuum_off": off, "analyze_after_planning": bench.analyze}
         progress(f"{info['database']}; {args.workers} workers; commit {info['commit'][:12]}")
         try:
             if set(args.phases) & set("abc"):

@@ -123,6 +123,7 @@ class Bench:
     processes: list[EngineProcess] = field(default_factory=list)
     learners_made: int = 0
     stops: list[str] = field(default_factory=list)  # what the dispatchers said when stopped
+    analyze: bool = False  # ANALYZE after planning (what autovacuum would do, when it is off)
 
     def __post_init__(self) -> None:
         self.sessions = make_sessionmaker(make_engine(self.url))
@@ -186,6 +187,30 @@ class Bench:
                 session.commit()
             if label and (start_at // ENROLL_CHUNK) % 10 == 9:
                 progress(f"  {label}: enrolled {start_at + len(chunk):,}/{len(learner_ids):,}")
+        if self.analyze:
+            self.refresh_statistics()
+
+    def autovacuum_is_off(self) -> bool:
+        """Tell whether PostgreSQL's autovacuum is off (then nothing refreshes statistics)."""
+        with self.sessions() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                return False
+            return str(session.scalar(text("SHOW autovacuum"))) == "off"
+
+    def refresh_statistics(self) -> None:
+        """ANALYZE the tables planning fills, as autovacuum would a minute later.
+
+        The planner's choice for the send path's queries depends on these statistics (a
+        cohort planned in bulk changes them at once); without them the daily-cap count may
+        visit every sent delivery (see docs/benchmarks.md).
+        """
+        with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                for table in ("deliveries", "enrollments", "learners", "learner_events"):
+                    session.execute(text(f"ANALYZE {table}"))
+            else:
+                session.execute(text("ANALYZE"))
+            session.commit()
 
     def open_rows(self, cohort_id: int) -> int:
         with self.sessions() as session:

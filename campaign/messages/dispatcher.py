@@ -13,16 +13,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from redis import Redis
 
 from campaign.messages.dispatch import Batch, dispatch_once, sweep
 from campaign.messages.runtime import Runtime
+from campaign.offers.service import sweep_offers
 from campaign.queues import SEND_JOB, QueueName, queue
 
 log = logging.getLogger("campaign.dispatcher")
 
+OFFER_SWEEP_EVERY = timedelta(minutes=1)  # on the engine's clock
 JOB_RESULT_TTL = 3600  # seconds RQ keeps a finished job's result: the rows are the record
 
 
@@ -33,6 +36,7 @@ class DispatcherStats:
     batches: int = 0
     reclaimed: int = 0
     to_verify: int = 0
+    offers_swept_at: datetime | None = None
 
 
 def enqueuer(redis: Redis) -> Callable[[Batch], None]:
@@ -80,6 +84,10 @@ def dispatch_pass(
         now = runtime.clock.now()
         swept = sweep(session, now=now, idempotent=runtime.idempotent_channels)
         session.commit()
+        if stats.offers_swept_at is None or now - stats.offers_swept_at >= OFFER_SWEEP_EVERY:
+            sweep_offers(session, now)  # open offers whose window opened, close expired ones
+            session.commit()
+            stats.offers_swept_at = now
         stats.reclaimed += swept.reclaimed + swept.retried
         stats.to_verify += swept.to_verify
         settings = runtime.dispatch

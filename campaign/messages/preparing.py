@@ -126,7 +126,8 @@ def prepare(
         enrollment=enrollment,
         advisor=advisor,
         tags=tags,
-        rank=ctx.rank_in_cohort(session, enrollment),
+        # The rank is a count over the cohort: only worth its query when a text shows it.
+        rank=ctx.rank_in_cohort(session, enrollment) if _mentions(step, "rank") else None,
         offer=offer,
     )
     variant = _variant(step, enrollment.id)
@@ -200,6 +201,11 @@ def _prepare_group(
         metadata={"variant": variant.key, "cohort_id": cohort.id, "audience": str(step.audience)},
     )
     return decision, message, step
+
+
+def _mentions(step: Step, word: str) -> bool:
+    """Tell whether any of the step's texts uses ``word`` (e.g. ``learner.rank``)."""
+    return any(word in variant.template for variant in step.variants)
 
 
 def _mentions_offer(step: Step) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,7 +150,15 @@ def report(info: dict[str, Any], results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C and SIGTERM unwind through the clean-up (processes, schema, Redis), also when
+    # started in the background, where a shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parse(argv)
     settings: dict[str, float] = {"DISPATCH_TICK_SECONDS": args.tick}
     if args.lease:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -23,20 +22,20 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
-from sqlalchemy import func, insert, make_url, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaign import migrations
 from campaign.cohorts import open_cohort
 from campaign.db import make_engine, make_sessionmaker
 from campaign.demo.processes import EngineProcess, child_env, start
 from campaign.messages.planning import NewEnrollment, enroll
 from campaign.models import Advisor, Cohort, Delivery, DeliveryStatus, Learner
+from campaign.proof.database import DEFAULT_POSTGRES_URL as DEFAULT_POSTGRES_URL
+from campaign.proof.database import fresh_database as fresh_database
 from campaign.publishing import publish_journey
 from campaign.queues import QueueName
 from campaign.redis_server import EmbeddedRedis, connect
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 JOURNEY = """\
 journey: bench-engine
 title: 引擎基准营
@@ -68,31 +67,6 @@ ENROLL_CHUNK = 2000  # learners per enroll() call: one transaction, a few bulk I
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def fresh_database(kind: str, postgres_url: str, keep: bool = False) -> Iterator[str]:
-    """Yield the URL of a new, migrated database: a PostgreSQL schema or a SQLite file."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-engine-") as folder:
-            url = f"sqlite:///{folder}/bench.db"
-            migrations.upgrade(url)
-            yield url
-        return
-    schema = f"bench_engine_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        options = {"options": f"-csearch_path={schema}"}
-        rendered = make_url(postgres_url).update_query_dict(options).render_as_string(False)
-        migrations.upgrade(rendered)
-        yield rendered
-    finally:
-        if not keep:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Gather, at send time, what one delivery needs: the learner's facts and the template context.
 
 Conditions are evaluated when a step is due, on what is true then ("not submitted today" must
-see today's homework), so nothing here is cached across deliveries except parsed journeys.
+see today's homework), so nothing here is cached across deliveries except parsed journeys. The
+facts of a whole batch are loaded at once by :mod:`campaign.messages.batch_facts`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign.journeys.calendar import camp_time_of, to_utc, zone
-from campaign.journeys.conditions import FACT_EVENTS, LearnerFacts, facts_used
 from campaign.journeys.spec import (
-    AUTOMATED_CHANNELS,
-    Audience,
     CampTime,
-    Channel,
     Course,
     JourneySpec,
     Step,
@@ -30,13 +27,9 @@ from campaign.journeys.spec import (
 from campaign.models import (
     Advisor,
     Cohort,
-    Delivery,
-    DeliveryStatus,
     Enrollment,
     Learner,
-    LearnerEvent,
     Tag,
-    Task,
 )
 
 # What an advisor_task step's outcome is, for ``when: {outcome: …}``: the advisor's action, or
@@ -108,40 +101,6 @@ def camp_start(cohort: Cohort) -> datetime:
     return to_utc(cohort.starts_on, CampTime(1, 0), zone(cohort.timezone))
 
 
-def learner_facts(
-    session: Session, enrollment: Enrollment, step: Step, tags: frozenset[str]
-) -> LearnerFacts:
-    """Load what ``step.when`` reads about the enrollment's learner (and nothing else)."""
-    used = facts_used(step.when)
-    events: list[tuple[str, datetime]] = []
-    if FACT_EVENTS in used:
-        events = [
-            (name, at)
-            for name, at in session.execute(
-                select(LearnerEvent.name, LearnerEvent.occurred_at).where(
-                    LearnerEvent.learner_id == enrollment.learner_id
-                )
-            )
-        ]
-    outcomes: dict[str, str] = {}
-    if "outcomes" in used:
-        rows = session.execute(
-            select(Delivery.step_key, Delivery.status, Task.status)
-            .outerjoin(Task, Task.delivery_id == Delivery.id)
-            .where(Delivery.enrollment_id == enrollment.id)
-            .order_by(Delivery.due_at)
-        )
-        for step_key, status, task_status in rows:
-            outcomes[step_key] = TASK_OUTCOMES[task_status] if task_status else str(status)
-    return LearnerFacts(
-        tags=tags,
-        events=events,
-        points=enrollment.points,
-        state=str(enrollment.state),
-        outcomes=outcomes,
-    )
-
-
 def learner_tags(session: Session, learner_id: int) -> frozenset[str]:
     """Return the learner's current tag names."""
     return frozenset(session.scalars(select(Tag.name).where(Tag.learner_id == learner_id)))
@@ -154,26 +113,6 @@ def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
 
 
-def automated_sent_today(session: Session, learner_id: int, now: datetime, tz: ZoneInfo) -> int:
-    """Count automated 1v1 sends to the learner (sent or being sent) on their local day."""
-    start, end = local_day_bounds(now, tz)
-    return int(
-        session.scalar(
-            select(func.count(Delivery.id))
-            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-            .where(
-                Enrollment.learner_id == learner_id,
-                Delivery.audience == Audience.LEARNER,
-                Delivery.channel.in_(sorted(AUTOMATED_CHANNELS)),
-                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
-                Delivery.sent_at >= start,
-                Delivery.sent_at < end,
-            )
-        )
-        or 0
-    )
-
-
 def period_start(now: datetime, tz: ZoneInfo, period: str) -> datetime:
     """Return the start of the learner's current day, week (Monday) or month."""
     local = now.astimezone(tz).date()
@@ -182,56 +121,6 @@ def period_start(now: datetime, tz: ZoneInfo, period: str) -> datetime:
     elif period == "month":
         local = local.replace(day=1)
     return datetime.combine(local, time(), tzinfo=tz)
-
-
-def wecom_mass_sends(
-    session: Session, learner_id: int, now: datetime, tz: ZoneInfo, period: str
-) -> int:
-    """Count WeCom 1v1 mass sends to the learner in the quota period (welcomes excluded)."""
-    return int(
-        session.scalar(
-            select(func.count(Delivery.id))
-            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-            .where(
-                Enrollment.learner_id == learner_id,
-                Delivery.channel == Channel.WECOM,
-                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
-                Delivery.sent_at >= period_start(now, tz, period),
-                Delivery.reason.is_distinct_from(WELCOME_DETAIL),
-            )
-        )
-        or 0
-    )
-
-
-def welcome_of(session: Session, delivery: Delivery) -> dict[str, Any]:
-    """Return WeCom welcome details when the delivery answers an add-contact event.
-
-    WeCom allows a welcome only through the ``welcome_code`` of the add event, within 20 s of it;
-    the integration posts that event with the code in its payload.
-    """
-    if not delivery.occurrence.startswith("on:"):
-        return {}
-    event_id = delivery.occurrence[3:]
-    if not event_id.isdigit():
-        return {}
-    event = session.get(LearnerEvent, int(event_id))
-    if event is None or not event.payload or not event.payload.get("welcome_code"):
-        return {}
-    return {"welcome_code": str(event.payload["welcome_code"]), "added_at": event.occurred_at}
-
-
-def advisor_tasks_today(session: Session, advisor_id: int, now: datetime, tz: ZoneInfo) -> int:
-    """Count tasks created for the advisor on the local day."""
-    start, end = local_day_bounds(now, tz)
-    return int(
-        session.scalar(
-            select(func.count(Task.id)).where(
-                Task.advisor_id == advisor_id, Task.created_at >= start, Task.created_at < end
-            )
-        )
-        or 0
-    )
 
 
 def rank_in_cohort(session: Session, enrollment: Enrollment) -> int:

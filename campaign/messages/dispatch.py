@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, any_, literal, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from campaign.journeys.spec import Channel
 from campaign.models import Delivery, DeliveryStatus
 
 VERIFY_REASON = "the worker stopped during the send; check the channel before sending again"
+RESEND_REASON = "retrying after the worker stopped (same idempotency key)"
+"""A row whose send may have gone out: the worker sends its stored text again under the same
+key (the channel de-duplicates) and does not decide again."""
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,18 @@ class Batch:
 
 
 def claim_due(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, job_size: int
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    job_size: int,
+    skip: Collection[Channel] = (),
 ) -> list[Batch]:
     """Claim up to ``limit`` due rows (earliest first, then by priority) and group them into
     per-channel batches of at most ``job_size`` (more only when one target has more rows due
-    than that). The caller commits.
+    than that). Rows of the channels in ``skip`` (whose queues are full) wait. The caller
+    commits.
     """
     due = (
         select(Delivery.id)
@@ -45,12 +57,17 @@ def claim_due(
         .order_by(Delivery.due_at, Delivery.priority.desc())
         .limit(limit)
     )
+    if skip:
+        due = due.where(Delivery.channel.not_in(sorted(skip)))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    chosen = list(session.scalars(due))  # locked until the claim commits (PostgreSQL)
+    if not chosen:
+        return []
     token = uuid.uuid4().hex
     claimed = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status == DeliveryStatus.PENDING)
+        .where(id_among(session, chosen), Delivery.status == DeliveryStatus.PENDING)
         .values(
             status=DeliveryStatus.CLAIMED,
             claim_token=token,
@@ -94,6 +111,18 @@ def release(session: Session, batch: Batch, *, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+SWEEP_LIMIT = 20_000
+"""Rows one sweep statement takes back at most (the next pass takes the rest)."""
+
+
+def id_among(session: Session, ids: Collection[int]) -> Any:
+    """Return ``deliveries.id`` among ``ids``: one array parameter on PostgreSQL (no statement
+    with thousands of placeholders to build and parse), ``IN`` elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Delivery.id == any_(literal(list(ids), type_=postgresql.ARRAY(Integer)))
+    return Delivery.id.in_(list(ids))
+
+
 @dataclass
 class SweepResult:
     reclaimed: int = 0  # claimed rows whose job never ran: back to pending
@@ -103,44 +132,55 @@ class SweepResult:
 
 
 def sweep(session: Session, *, now: datetime, idempotent: Iterable[Channel]) -> SweepResult:
-    """Recover rows whose lease ran out. The caller commits."""
-    idempotent_channels = sorted(set(idempotent))
+    """Recover rows whose lease ran out. The caller commits.
 
-    def run(statement: object) -> int:
-        result = session.execute(statement.execution_options(synchronize_session=False))  # type: ignore[attr-defined]
+    On PostgreSQL a row that a worker holds locked right now is skipped: the worker is alive
+    and deciding it (a late job whose lease ran out while it waited in the queue), and waiting
+    for it, with rows of other batches locked in another order, could deadlock.
+    """
+    idempotent_channels = sorted(set(idempotent))
+    locking = session.get_bind().dialect.name == "postgresql"
+
+    def run(statement: Any, *conditions: Any) -> int:
+        if locking:
+            # Two statements, not "id IN (SELECT … FOR UPDATE SKIP LOCKED)": PostgreSQL may run
+            # such a subquery again for every outer row (seen: 44 s for 1,900 rows).
+            free = select(Delivery.id).where(*conditions).with_for_update(skip_locked=True)
+            ids = list(session.scalars(free.limit(SWEEP_LIMIT)))
+            if not ids:
+                return 0
+            statement = statement.where(id_among(session, ids))
+        statement = statement.where(*conditions)
+        result = session.execute(statement.execution_options(synchronize_session=False))
         return int(getattr(result, "rowcount", 0) or 0)
 
     expired = Delivery.lease_until < now
     result = SweepResult()
     result.reclaimed = run(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.CLAIMED, expired)
-        .values(status=DeliveryStatus.PENDING, claim_token=None, lease_until=None, updated_at=now)
+        update(Delivery).values(
+            status=DeliveryStatus.PENDING, claim_token=None, lease_until=None, updated_at=now
+        ),
+        Delivery.status == DeliveryStatus.CLAIMED,
+        expired,
     )
     result.retried = run(
-        update(Delivery)
-        .where(
-            Delivery.status == DeliveryStatus.SENDING,
-            expired,
-            Delivery.channel.in_(idempotent_channels),
-        )
-        .values(
+        update(Delivery).values(
             status=DeliveryStatus.PENDING,
             claim_token=None,
             lease_until=None,
             sent_at=None,
-            reason="retrying after the worker stopped (same idempotency key)",
+            reason=RESEND_REASON,
             updated_at=now,
-        )
+        ),
+        Delivery.status == DeliveryStatus.SENDING,
+        expired,
+        Delivery.channel.in_(idempotent_channels),
     )
     result.to_verify = run(
-        update(Delivery)
-        .where(
-            Delivery.status == DeliveryStatus.SENDING,
-            expired,
-            Delivery.channel.not_in(idempotent_channels),
-        )
-        .values(status=DeliveryStatus.VERIFY, reason=VERIFY_REASON, updated_at=now)
+        update(Delivery).values(status=DeliveryStatus.VERIFY, reason=VERIFY_REASON, updated_at=now),
+        Delivery.status == DeliveryStatus.SENDING,
+        expired,
+        Delivery.channel.not_in(idempotent_channels),
     )
     return result
 
@@ -153,13 +193,14 @@ def dispatch_once(
     lease: timedelta,
     job_size: int,
     enqueue: Callable[[Batch], None],
+    skip: Collection[Channel] = (),
 ) -> list[Batch]:
     """Claim due rows, commit the claim, then enqueue each batch (releasing what fails).
 
     The claim is committed before anything is queued, so a worker never sees a row that is
     not yet claimed; a batch whose enqueue fails goes straight back to ``pending``.
     """
-    batches = claim_due(session, now=now, limit=limit, lease=lease, job_size=job_size)
+    batches = claim_due(session, now=now, limit=limit, lease=lease, job_size=job_size, skip=skip)
     session.commit()
     queued = []
     for batch in batches:

@@ -18,6 +18,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from campaign.bulk import copy_rows, next_ids
 from campaign.journeys.calendar import zone
 from campaign.journeys.loader import load_journey
 from campaign.journeys.planner import PlannedSend, plan_calendar, plan_event
@@ -117,33 +118,25 @@ def enroll(
     fresh = [
         e for e in dict((e.learner_id, e) for e in entries).values() if e.learner_id not in existing
     ]
-    enrollments = [
-        Enrollment(
-            cohort_id=cohort.id,
-            learner_id=e.learner_id,
-            advisor_id=e.advisor_id,
-            journey_version_id=cohort.journey_version_id,
-            state=EnrollmentState.ACTIVE,
-            enrolled_at=now,
-        )
-        for e in fresh
-    ]
-    session.add_all(enrollments)
-    session.flush()
+    enrollments = _insert_enrollments(session, cohort, fresh, now=now)
     spec = spec_of(cohort.version)
     cohort_tz = zone(cohort.timezone)
     learner_zones = _learner_zones(session, [e.learner_id for e in enrollments])
     rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    # Everyone enrolled now on the same clock gets the same calendar: plan it once per zone.
+    calendars: dict[ZoneInfo | None, list[PlannedSend]] = {}
     for enrollment in enrollments:
-        planned = plan_calendar(
-            spec,
-            starts_on=cohort.starts_on,
-            cohort_tz=cohort_tz,
-            learner_tz=learner_zones.get(enrollment.learner_id),
-            enrolled_at=now,
-        )
-        planned += plan_event(
+        learner_tz = learner_zones.get(enrollment.learner_id)
+        if learner_tz not in calendars:
+            calendars[learner_tz] = plan_calendar(
+                spec,
+                starts_on=cohort.starts_on,
+                cohort_tz=cohort_tz,
+                learner_tz=learner_tz,
+                enrolled_at=now,
+            )
+        planned = calendars[learner_tz] + plan_event(
             spec, event="enrolled", occurred_at=now, event_key=f"enrolled-{enrollment.id}"
         )
         rows += _rows(
@@ -165,11 +158,54 @@ def enroll(
             }
         )
     advisors = {e.advisor_id for e in enrollments if e.advisor_id is not None}
-    rows += plan_group_rows(cohort, spec, cohort_tz, advisors, now=now)
-    insert_ignoring_duplicates(session, Delivery.__table__, rows)  # type: ignore[arg-type]
-    if events:
-        session.execute(insert(LearnerEvent), events)
+    copy_rows(session, Delivery.__table__, rows)  # type: ignore[arg-type]  # new targets only
+    # The cohort's and advisors' rows may exist already (an earlier enroll() planned them).
+    group_rows = plan_group_rows(cohort, spec, cohort_tz, advisors, now=now)
+    insert_ignoring_duplicates(session, Delivery.__table__, group_rows)  # type: ignore[arg-type]
+    copy_rows(session, LearnerEvent.__table__, events)  # type: ignore[arg-type]
     return enrollments
+
+
+def _insert_enrollments(
+    session: Session, cohort: Cohort, fresh: Sequence[NewEnrollment], *, now: datetime
+) -> list[Enrollment]:
+    """Insert the new enrollments in bulk and return them as loaded objects, in input order."""
+    if not fresh:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "cohort_id": cohort.id,
+            "learner_id": e.learner_id,
+            "advisor_id": e.advisor_id,
+            "journey_version_id": cohort.journey_version_id,
+            "state": EnrollmentState.ACTIVE,
+            "enrolled_at": now,
+            "points": 0,
+        }
+        for e in fresh
+    ]
+    table = Enrollment.__table__
+    ids = next_ids(session, table, len(rows))  # type: ignore[arg-type]
+    if ids is not None:
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        copy_rows(session, table, rows)  # type: ignore[arg-type]
+    else:
+        ids = list(
+            session.scalars(
+                insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True), rows
+            )
+        )
+    low, high = min(ids), max(ids)
+    loaded = {
+        enrollment.id: enrollment
+        for enrollment in session.scalars(
+            select(Enrollment).where(
+                Enrollment.cohort_id == cohort.id, Enrollment.id >= low, Enrollment.id <= high
+            )
+        )
+    }
+    return [loaded[new_id] for new_id in ids]
 
 
 def plan_group_rows(

@@ -30,6 +30,7 @@ class DispatchSettings:
     limit: int = 5000  # rows claimed per pass
     job_size: int = 500  # rows per RQ job
     lease: timedelta = timedelta(seconds=30)  # a claim not sent by then is taken back
+    max_queued_jobs: int = 8  # no claim for a channel whose queue holds this many batches
 
 
 @dataclass
@@ -86,6 +87,7 @@ def build_runtime(app: Flask) -> Runtime:
         limit=int(config.get("DISPATCH_LIMIT", 5000)),
         job_size=int(config.get("DISPATCH_JOB_SIZE", 500)),
         lease=real_span(clock, float(config.get("CLAIM_LEASE_SECONDS", 30))),
+        max_queued_jobs=int(config.get("DISPATCH_MAX_QUEUED_JOBS", 8)),
     )
     return Runtime(
         sessions=database(app).sessionmaker,

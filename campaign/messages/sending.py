@@ -1,23 +1,31 @@
-"""Send a claimed batch: re-check each row at send time, render, call the channel, record.
+"""Send a claimed batch: decide every row at once, call the channels, record the outcomes.
 
-Each row moves by conditional updates that name the state and claim token they expect
-(claimed → sending → sent), so a job that runs twice, or late, finds nothing left to do for a
-row another run already took. Every row ends in a recorded state with a reason.
+One transaction decides the whole batch: it locks the rows and their learners and loads what
+the checks read (:mod:`campaign.messages.batch_facts`, about ten statements for the batch),
+runs the governor and renders in Python, writes every decision (held rows to their terminal
+or deferred state with the reason, rows going out to ``sending`` with their text) and commits.
+Then the channels are called row by row, outside any transaction, and the outcomes are written
+in small groups.
+
+Every write names the state and the claim token it expects (claimed → sending → sent), so a
+job that runs twice, or late, finds nothing left to do for a row another run already took, and
+a row is never sent twice. Every row ends in a recorded state with a reason.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from campaign.clock import Clock
-from campaign.journeys.spec import Channel, Step
+from campaign.journeys.spec import Channel
+from campaign.messages.batch_facts import BatchFacts, Target, load_batch
 from campaign.messages.channels.base import (
     ChannelAdapter,
     ChannelError,
@@ -26,28 +34,28 @@ from campaign.messages.channels.base import (
     UnknownOutcomeChannelError,
 )
 from campaign.messages.governor import Decision, Verdict
-from campaign.messages.preparing import prepare
-from campaign.messages.settings import SendSettings
-from campaign.models import (
-    Cohort,
-    Delivery,
-    DeliveryStatus,
-    Task,
+from campaign.messages.preparing import needs_session, prepare
+from campaign.messages.recording import (
+    BatchResult,
+    Outcome,
+    OutcomeRecorder,
+    RowWrites,
 )
+from campaign.messages.settings import SendSettings
+from campaign.models import Delivery, DeliveryStatus
 
 TERMINAL_FOR = {
     Verdict.SKIP: DeliveryStatus.SKIPPED,
     Verdict.EXPIRE: DeliveryStatus.EXPIRED,
     Verdict.CANCEL: DeliveryStatus.CANCELLED,
 }
+TASK_CREATED = "task created for the advisor"
 
-
-@dataclass
-class BatchResult:
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-    def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+DECIDE_ATTEMPTS = 3
+"""Tries of a chunk's deciding transaction when the database breaks a deadlock."""
+UNSAFE_IN_FLIGHT = 10
+"""Rows sent at once on a channel that cannot take a send twice: what a crash can leave to a
+human to verify."""
 
 
 def send_batch(
@@ -61,250 +69,229 @@ def send_batch(
 ) -> BatchResult:
     """Send every row of a claimed batch that still carries ``token``; higher priority first.
 
-    Each row is checked at its own moment on ``clock`` (a batch may take a while).
+    On a channel that cannot take a send twice (e-mail, WeCom mass sends) the batch goes in
+    chunks of :data:`UNSAFE_IN_FLIGHT`: a worker that dies leaves at most that many rows in
+    ``sending`` (they go to ``verify``), while the rest of the batch, still ``claimed``, goes
+    back to ``pending`` and out through another worker.
     """
-    rows = list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.id.in_(ids),
-                Delivery.status == DeliveryStatus.CLAIMED,
-                Delivery.claim_token == token,
-            )
-            .order_by(Delivery.priority.desc(), Delivery.due_at, Delivery.id)
-        )
-    )
-    session.commit()
     result = BatchResult()
-    for delivery_id in [row.id for row in rows]:
-        result.count(_send_one(session, delivery_id, token, clock.now(), adapters, settings))
+    order = _claimed_in_order(session, ids, token)
+    result.count("taken elsewhere", len(set(ids)) - len(order))
+    if not order:
+        return result
+    size = len(order) if _safe_to_retry(order[0][1], adapters) else UNSAFE_IN_FLIGHT
+    recorder = OutcomeRecorder(session, token, clock, settings, result)
+    for start in range(0, len(order), size):
+        chunk = [delivery_id for delivery_id, _ in order[start : start + size]]
+        going = _decide_chunk(session, chunk, token, clock, settings, result)
+        for target, message, attempts in going:
+            recorder.renew_lease_if_due()
+            recorder.add(target, _call(target, message, attempts, adapters, settings, clock.now()))
+        recorder.flush()
     return result
 
 
-def _transition(
-    session: Session, delivery_id: int, token: str, expect: list[DeliveryStatus], **values: Any
-) -> bool:
-    """Move a row only if it is still in an expected state under our token."""
-    outcome = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.claim_token == token,
-            Delivery.status.in_(expect),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(outcome, "rowcount", 0))
-
-
-def _send_one(
+def _decide_chunk(
     session: Session,
-    delivery_id: int,
+    chunk: list[int],
+    token: str,
+    clock: Clock,
+    settings: SendSettings,
+    result: BatchResult,
+) -> list[tuple[Target, OutgoingMessage, int]]:
+    """Decide a chunk in one transaction; try again when the database broke a lock cycle or a
+    serialization conflict (it rolled everything back: nothing was decided)."""
+    for attempt in range(1, DECIDE_ATTEMPTS + 1):
+        counted = BatchResult()
+        begin_write(session)
+        try:
+            going = _decide(session, chunk, token, clock.now(), settings, counted)
+            session.commit()  # the decisions land together; the locks on the learners end here
+        except OperationalError as exc:
+            session.rollback()
+            if attempt == DECIDE_ATTEMPTS or not _may_retry(exc):
+                raise
+            time.sleep(0.05 * attempt)
+            continue
+        except BaseException:
+            session.rollback()
+            raise
+        for outcome, times in counted.outcomes.items():
+            result.count(outcome, times)
+        return going
+    raise AssertionError("unreachable")
+
+
+def _may_retry(exc: OperationalError) -> bool:
+    """Tell whether PostgreSQL gave up the transaction only to break a deadlock or a
+    serialization conflict (SQLSTATE 40P01, 40001): running it again is safe."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+
+
+def _claimed_in_order(session: Session, ids: list[int], token: str) -> list[tuple[int, Channel]]:
+    """Return the batch's rows still claimed under ``token``, in sending order (higher
+    priority first, then earlier due), so a chunk never spends a learner's cap before a more
+    important row of theirs."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.channel)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == DeliveryStatus.CLAIMED,
+            Delivery.claim_token == token,
+        )
+        .order_by(Delivery.priority.desc(), Delivery.due_at, Delivery.id)
+    ).all()
+    session.commit()
+    return [(delivery_id, Channel(channel)) for delivery_id, channel in rows]
+
+
+def _safe_to_retry(channel: Channel, adapters: Mapping[Channel, ChannelAdapter]) -> bool:
+    """Tell whether a send cut off mid-way may simply be sent again (the far side
+    de-duplicates, or, for a task, it is created with its "sent" mark or not at all)."""
+    return channel is Channel.ADVISOR_TASK or bool(
+        getattr(adapters.get(channel), "idempotent", False)
+    )
+
+
+def begin_write(session: Session) -> None:
+    """Start the deciding transaction as a writer: on SQLite, ``BEGIN IMMEDIATE``.
+
+    SQLite otherwise starts a transaction at the first write, after the counts were read, so
+    two workers could both read "one send left today" and both send. PostgreSQL locks rows.
+    """
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite" and driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _decide(
+    session: Session,
+    ids: list[int],
     token: str,
     now: datetime,
+    settings: SendSettings,
+    result: BatchResult,
+) -> list[tuple[Target, OutgoingMessage, int]]:
+    """Decide every row under the batch's locks and write the decisions; return what goes out."""
+    wecom_period = settings.wecom_quota_period if settings.wecom_quota is not None else None
+    targets, facts = load_batch(session, ids, token, now=now, wecom_period=wecom_period)
+    result.count("taken elsewhere", len(ids) - len(targets))
+    writes = RowWrites()
+    going = []
+    for target in targets:
+        row = target.delivery
+        try:
+            decision, message = _prepare_one(session, target, facts, now, settings)
+        except Exception as exc:  # a broken row must not stop the batch: record it, go on
+            writes.add(row.id, status=DeliveryStatus.FAILED, reason=f"could not prepare: {exc}")
+            result.count("failed")
+            continue
+        if decision.goes_out and message is not None:
+            facts.count_send(target, now)
+            writes.add(
+                row.id,
+                status=DeliveryStatus.SENDING,
+                lease_until=now + settings.send_lease,
+                sent_at=now,
+                text=message.text,
+                variant=message.metadata.get("variant"),
+                reason=None,
+                attempts=row.attempts + 1,
+            )
+            going.append((target, message, row.attempts + 1))
+        else:
+            result.count(_hold(writes, row.id, decision))
+    writes.apply(session, token, expect=(DeliveryStatus.CLAIMED,), now=now)
+    return going
+
+
+def _prepare_one(
+    session: Session, target: Target, facts: BatchFacts, now: datetime, settings: SendSettings
+) -> tuple[Decision, OutgoingMessage | None]:
+    """Prepare a row; a row that touches the database does so in a savepoint of its own."""
+    if not needs_session(target):
+        return prepare(session, target, facts, now, settings)
+    with session.begin_nested():
+        return prepare(session, target, facts, now, settings)
+
+
+def _hold(writes: RowWrites, delivery_id: int, decision: Decision) -> str:
+    """Write a "not now" or "never" decision; return the outcome to count."""
+    reason = str(decision.reason) if decision.reason else None
+    if decision.verdict is Verdict.DEFER:
+        assert decision.retry_at is not None
+        writes.add(
+            delivery_id,
+            status=DeliveryStatus.PENDING,
+            due_at=decision.retry_at,
+            claim_token=None,
+            lease_until=None,
+            reason=f"waiting: {reason}",
+        )
+        return "deferred"
+    status = TERMINAL_FOR[decision.verdict]
+    writes.add(delivery_id, status=status, reason=reason)
+    return str(status)
+
+
+def _call(
+    target: Target,
+    message: OutgoingMessage,
+    attempts: int,
     adapters: Mapping[Channel, ChannelAdapter],
     settings: SendSettings,
-) -> str:
-    delivery = session.get(Delivery, delivery_id, populate_existing=True)
-    if (
-        delivery is None
-        or delivery.status != DeliveryStatus.CLAIMED
-        or delivery.claim_token != token
-    ):
-        session.rollback()
-        return "taken elsewhere"
-    cohort = session.get(Cohort, delivery.cohort_id)
-    assert cohort is not None
-    try:
-        prepared = prepare(session, delivery, cohort, now, settings)
-    except Exception as exc:  # a broken row must not stop the batch: record it and go on
-        session.rollback()
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.CLAIMED],
-            status=DeliveryStatus.FAILED,
-            reason=f"could not prepare: {exc}"[:200],
-            updated_at=now,
-        )
-        session.commit()
-        return "failed"
-    decision, message, step = prepared
-    if decision.verdict is not Verdict.SEND or message is None:
-        return _hold(session, delivery_id, token, decision, now)
-    moved = _transition(
-        session,
-        delivery_id,
-        token,
-        [DeliveryStatus.CLAIMED],
-        status=DeliveryStatus.SENDING,
-        lease_until=now + settings.send_lease,
-        sent_at=now,
-        text=message.text,
-        variant=message.metadata.get("variant"),
-        reason=None,
-        attempts=delivery.attempts + 1,
-        updated_at=now,
-    )
-    session.commit()  # the lock on the learner ends here: the cap now counts this row
-    if not moved:
-        return "taken elsewhere"
+    now: datetime,
+) -> Outcome:
+    """Hand one message to its channel and say what became of it."""
+    step, row = target.step, target.delivery
     if step.channel is Channel.ADVISOR_TASK:
-        return _create_task(session, delivery_id, token, message, step, now, settings)
+        task = {
+            "delivery_id": row.id,
+            "cohort_id": row.cohort_id,
+            "enrollment_id": row.enrollment_id,
+            "advisor_id": row.advisor_id,
+            "step_key": step.key,
+            "script": message.text,
+            "voice": step.voice,
+            "due_at": now + (step.deadline or settings.task_deadline),
+            "created_at": now,
+        }
+        return Outcome("sent", {"status": DeliveryStatus.SENT, "reason": TASK_CREATED}, task)
     adapter = adapters.get(step.channel)
     try:
         if adapter is None:
             raise ChannelError(f"channel {step.channel} is not configured")
         sent = adapter.send(message)
     except TransientChannelError as exc:
-        return _retry(session, delivery_id, token, exc, now, settings, delivery.attempts + 1)
+        return _retry(exc, now, settings, attempts)
     except UnknownOutcomeChannelError as exc:
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-            status=DeliveryStatus.VERIFY,
-            reason=exc.reason[:200],
-            updated_at=now,
-        )
-        session.commit()
-        return "verify"
+        return Outcome("verify", {"status": DeliveryStatus.VERIFY, "reason": exc.reason})
     except Exception as exc:
         reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-            status=DeliveryStatus.FAILED,
-            reason=reason[:200],
-            updated_at=now,
-        )
-        session.commit()
-        return "failed"
-    _transition(
-        session,
-        delivery_id,
-        token,
-        [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-        status=DeliveryStatus.SENT,
-        provider_id=sent.provider_id,
-        reason=sent.detail[:200] if sent.detail else None,
-        updated_at=now,
+        return Outcome("failed", {"status": DeliveryStatus.FAILED, "reason": reason})
+    return Outcome(
+        "sent",
+        {"status": DeliveryStatus.SENT, "provider_id": sent.provider_id, "reason": sent.detail},
     )
-    session.commit()
-    return "sent"
-
-
-def _hold(session: Session, delivery_id: int, token: str, decision: Decision, now: datetime) -> str:
-    reason = str(decision.reason) if decision.reason else None
-    if decision.verdict is Verdict.DEFER:
-        assert decision.retry_at is not None
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.CLAIMED],
-            status=DeliveryStatus.PENDING,
-            due_at=decision.retry_at,
-            claim_token=None,
-            lease_until=None,
-            reason=f"waiting: {reason}",
-            updated_at=now,
-        )
-        outcome = "deferred"
-    else:
-        status = TERMINAL_FOR[decision.verdict]
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.CLAIMED],
-            status=status,
-            reason=reason,
-            updated_at=now,
-        )
-        outcome = str(status)
-    session.commit()
-    return outcome
 
 
 def _retry(
-    session: Session,
-    delivery_id: int,
-    token: str,
-    exc: TransientChannelError,
-    now: datetime,
-    settings: SendSettings,
-    attempts: int,
-) -> str:
+    exc: TransientChannelError, now: datetime, settings: SendSettings, attempts: int
+) -> Outcome:
+    """Plan another attempt with backoff and jitter, or give up after the last one."""
     if attempts >= settings.max_attempts:
-        _transition(
-            session,
-            delivery_id,
-            token,
-            [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-            status=DeliveryStatus.FAILED,
-            reason=f"failed after {attempts} attempts: {exc.reason}"[:200],
-            updated_at=now,
-        )
-        session.commit()
-        return "failed"
+        reason = f"failed after {attempts} attempts: {exc.reason}"
+        return Outcome("failed", {"status": DeliveryStatus.FAILED, "reason": reason})
     delay = settings.backoff * (2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
     if exc.retry_after:
         delay = max(delay, timedelta(seconds=exc.retry_after))
-    _transition(
-        session,
-        delivery_id,
-        token,
-        [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-        status=DeliveryStatus.PENDING,
-        due_at=now + delay,
-        claim_token=None,
-        lease_until=None,
-        sent_at=None,
-        reason=f"retrying: {exc.reason}"[:200],
-        updated_at=now,
-    )
-    session.commit()
-    return "retrying"
-
-
-def _create_task(
-    session: Session,
-    delivery_id: int,
-    token: str,
-    message: OutgoingMessage,
-    step: Step,
-    now: datetime,
-    settings: SendSettings,
-) -> str:
-    delivery = session.get(Delivery, delivery_id)
-    assert delivery is not None
-    session.add(
-        Task(
-            delivery_id=delivery_id,
-            cohort_id=delivery.cohort_id,
-            enrollment_id=delivery.enrollment_id,
-            advisor_id=delivery.advisor_id,
-            step_key=step.key,
-            script=message.text,
-            voice=step.voice,
-            due_at=now + (step.deadline or settings.task_deadline),
-            created_at=now,
-        )
-    )
-    _transition(
-        session,
-        delivery_id,
-        token,
-        [DeliveryStatus.SENDING, DeliveryStatus.VERIFY],
-        status=DeliveryStatus.SENT,
-        reason="task created for the advisor",
-        updated_at=now,
-    )
-    session.commit()  # the task and the "sent" mark land together, or neither does
-    return "sent"
+    values = {
+        "status": DeliveryStatus.PENDING,
+        "due_at": now + delay,
+        "claim_token": None,
+        "lease_until": None,
+        "sent_at": None,
+        "reason": f"retrying: {exc.reason}",
+    }
+    return Outcome("retrying", values)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 # What the send worker puts in a template's context. A name mapping to a dict has attributes;
@@ -51,9 +52,16 @@ def make_environment() -> SandboxedEnvironment:
 _ENV = make_environment()
 
 
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> Template:
+    """Compile a template once: parsing and code generation cost a millisecond or more, and a
+    step's text is the same for every learner it goes to."""
+    return _ENV.from_string(template)
+
+
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render ``template`` with ``context`` in the sandbox (a missing variable raises)."""
-    return _ENV.from_string(template).render(**context)
+    return _compiled(template).render(**context)
 
 
 @dataclass(frozen=True)

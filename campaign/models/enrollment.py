@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.db import Base, UTCDateTime, enum_type, utcnow
@@ -36,10 +36,14 @@ class Enrollment(Base):
     """
 
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("cohort_id", "learner_id"),)
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "learner_id"),
+        # A cohort's enrollments, and its leaderboard (places and class size from the index).
+        Index("ix_enrollments_cohort_id_points", "cohort_id", "points"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"), index=True)
     journey_version_id: Mapped[int] = mapped_column(ForeignKey("journey_versions.id"), index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.db import Base, UTCDateTime, enum_type, utcnow
@@ -22,6 +22,12 @@ class Task(Base):
     """An advisor's to-do created by an ``advisor_task`` delivery (one task per delivery)."""
 
     __tablename__ = "tasks"
+    __table_args__ = (
+        # The advisor's queue: open tasks by deadline (and the counts beside it).
+        Index("ix_tasks_advisor_id_status_due_at", "advisor_id", "status", "due_at"),
+        # What the advisor closed on a given day (the reply report).
+        Index("ix_tasks_advisor_id_done_at", "advisor_id", "done_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int | None] = mapped_column(
@@ -31,7 +37,7 @@ class Task(Base):
     enrollment_id: Mapped[int | None] = mapped_column(
         ForeignKey("enrollments.id", ondelete="CASCADE"), index=True
     )
-    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"), index=True)
+    advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     step_key: Mapped[str] = mapped_column(String(100))
     script: Mapped[str] = mapped_column(Text)
     voice: Mapped[bool] = mapped_column(Boolean, default=False)

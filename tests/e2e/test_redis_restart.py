@@ -9,6 +9,7 @@ and the workers reconnect by themselves, and every row is sent exactly once.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
@@ -17,10 +18,12 @@ from campaign.models import DeliveryStatus
 from tests.e2e.camp import add_learners, enroll_all, open_camp
 from tests.e2e.conftest import (
     Engine,
+    Processes,
     RedisServer,
     WebhookSink,
     all_rows,
     not_terminal,
+    registered_workers,
     status_counts,
     wait_for,
 )
@@ -94,3 +97,25 @@ def test_a_redis_restart_mid_drain_loses_and_doubles_nothing(
     # The same processes carried on: nobody restarted them.
     assert dispatcher.alive()
     assert all(worker.alive() for worker in workers)
+
+
+def test_a_worker_started_while_redis_is_away_waits_for_it(
+    processes: Processes, engine: Engine, redis_server: RedisServer
+) -> None:
+    """A supervisor may start a worker during a Redis outage: it waits, then works."""
+    redis_server.kill()
+    worker = engine.worker("webhook")
+    time.sleep(2.0)
+    assert worker.alive(), worker.output()
+    redis_server.start()
+    wait_for(lambda: registered_workers(redis_server) == 1, timeout=30, what="the worker")
+    assert worker.alive()
+
+
+def test_an_idle_worker_keeps_waiting_for_jobs(engine: Engine, redis_server: RedisServer) -> None:
+    """Waiting for a job outlasts redis-py's default 5 s read timeout: no quit-and-restart."""
+    worker = engine.worker("webhook")
+    wait_for(lambda: registered_workers(redis_server) == 1, timeout=30, what="the worker")
+    time.sleep(8.0)
+    assert worker.alive()
+    assert "quitting" not in worker.output() and "working on" not in worker.output()

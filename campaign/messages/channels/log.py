@@ -48,6 +48,34 @@ def outbox_record(message: OutgoingMessage, at: str) -> dict[str, Any]:
     return record
 
 
+KEYS_REMEMBERED = 200_000
+"""Idempotency keys the channel remembers per process. A retry with the same key comes within
+the send lease or a backoff (minutes), so the most recent keys are the ones that matter; an
+index of every key ever written grew by about 48 MB per 417,000 sends in the scale run."""
+
+
+class RecentKeys:
+    """A set of the last ``limit`` keys added (the oldest are forgotten first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._keys: dict[str, None] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self.limit:
+            del self._keys[next(iter(self._keys))]
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+
 class LogChannel:
     """Append messages to an outbox file (JSON lines) and/or log them."""
 
@@ -71,7 +99,7 @@ class LogChannel:
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self.level = level
         self.clock = clock or SystemClock()
-        self._keys: set[str] = set()
+        self._keys = RecentKeys(KEYS_REMEMBERED)
         self._offset = 0  # how far into the file the index of keys has read
         self._lock = threading.Lock()
 

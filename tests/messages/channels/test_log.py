@@ -136,3 +136,24 @@ def test_settings() -> None:
         LogChannel.from_settings(Settings("log", {"pth": "x"}))
     with pytest.raises(ValueError, match=r"needs an outbox path"):
         LogChannel(None, None)
+
+
+def test_memory_holds_the_recent_keys_only(tmp_path: Path) -> None:
+    """A long-running worker remembers a bounded number of keys (the newest): a retry comes
+    minutes after its first attempt, not a million sends later."""
+    from campaign.messages.channels.log import RecentKeys
+
+    keys = RecentKeys(3)
+    for key in "abcd":
+        keys.add(key)
+    assert (
+        len(keys) == 3 and "a" not in keys and {"b", "c", "d"} == {k for k in "abcd" if k in keys}
+    )
+    channel = LogChannel(tmp_path / "outbox.jsonl", None)
+    channel._keys = RecentKeys(2)
+    for number in (1, 2, 3):
+        channel.send(make_message(idempotency_key=f"k{number}", delivery_id=number))
+    assert channel.send(make_message(idempotency_key="k3", delivery_id=3)).detail == (
+        "already in the outbox (same idempotency key)"
+    )
+    assert len(channel._keys) == 2

@@ -1,5 +1,6 @@
 # Campaign's two entry points, each setting up .venv first:
-#   make demo   run the sample camp on warped time through the real engine (DEMO_ARGS=--speed ...)
+#   make demo   run the sample camp on warped time through the real engine, with the web console
+#               at http://127.0.0.1:5000/ (DEMO_ARGS="--speed ... --port ..."); Ctrl-C stops it
 #   make test   ruff, mypy on the journey language, then pytest on SQLite and PostgreSQL
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 CAMPAIGN := $(BIN)/campaign
 EXAMPLE := examples/python-camp/journey.yaml
 
-.PHONY: demo test bench install clean translations messages chromium
+.PHONY: demo test bench bench-engine bench-console install clean translations messages chromium
 
 demo: $(STAMP) translations
 	$(CAMPAIGN) db upgrade
@@ -23,6 +24,16 @@ test: $(STAMP) translations chromium
 # Speed targets live here, not in unit tests: medians against baselines measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The delivery engine against the naive one-RQ-job-per-message baseline (docs/benchmarks.md).
+# BENCH_ARGS="--deliveries 1000 --lag-seconds 5" for a quick run.
+bench-engine: $(STAMP)
+	$(BIN)/python -m bench.engine $(BENCH_ARGS)
+
+# The advisor console's pages at 1,000,000 enrollments on PostgreSQL (a fresh schema, seeded,
+# then dropped; 10–15 minutes on 2 cores). BENCH_ARGS=--quick: 100,000 in about a minute.
+bench-console: $(STAMP) translations
+	$(BIN)/python -m bench.console $(BENCH_ARGS)
 
 install: $(STAMP) chromium
 

@@ -63,4 +63,9 @@ def create_app(
         """Tell a load balancer the process is up (no database round trip: liveness only)."""
         return jsonify(status="ok")
 
+    from campaign import health, metrics
+
+    health.init_app(app)  # GET /readyz: the database and Redis answer
+    metrics.init_app(app)  # GET /metrics (METRICS_ENABLED, default on): Prometheus text
+
     return app

@@ -1,23 +1,32 @@
-"""``campaign demo`` end to end: real dispatcher, worker and embedded Redis processes.
+"""``campaign demo`` end to end: real dispatcher, worker, web console and embedded Redis.
 
 The demo runs as a user would run it, in a subprocess (a private instance folder, SQLite, the
 embedded Redis), with few learners at a very high speed. It must finish, print messages and
 advisor tasks, print a summary that accounts for every delivery, and leave no process behind,
-also when it is stopped with Ctrl-C part-way.
+also when it is stopped with Ctrl-C part-way; its console must let the printed demo users in.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign.demo.seeding import ADVISORS, DEMO_PASSWORD, seed_users
+from campaign.models import Advisor, Role, User
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = "import sys; from campaign.commands import main; sys.exit(main())"
@@ -85,10 +94,61 @@ def instance(tmp_path: Path) -> Path:
     return folder
 
 
+def signins(output: str) -> dict[str, tuple[str, str]]:
+    """Return the printed demo sign-ins: username -> (password, role)."""
+    part = output[output.index("sign in as") :].splitlines()[1:]
+    found = {}
+    for line in part:
+        cells = line.split()
+        if not line.startswith("  ") or len(cells) < 3:
+            break
+        found[cells[0]] = (cells[1], cells[2])
+    return found
+
+
+class Browser:
+    """A cookie-keeping HTTP client that signs in through the console's form (with CSRF)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+        )
+
+    def get(self, path: str) -> tuple[int, str]:
+        with self.opener.open(self.url + path.lstrip("/"), timeout=30) as response:
+            return response.status, response.read().decode()
+
+    def sign_in(self, username: str, password: str) -> tuple[int, str, str]:
+        """Post the login form; return the status, final URL and page after the redirect."""
+        _, page = self.get("login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, "the login form carries no CSRF token"
+        form = {"username": username, "password": password, "csrf_token": token[1]}
+        data = urllib.parse.urlencode(form).encode()
+        with self.opener.open(self.url + "login", data=data, timeout=30) as response:
+            return response.status, response.url, response.read().decode()
+
+
+def port_open(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex((parts.hostname, parts.port)) == 0
+
+
 def test_the_demo_runs_the_camp_and_accounts_for_every_delivery(instance: Path) -> None:
     started = time.monotonic()
     result = campaign(
-        "demo", "--learners", LEARNERS, "--speed", SPEED, env=demo_env(instance), timeout=300
+        "demo",
+        "--learners",
+        LEARNERS,
+        "--speed",
+        SPEED,
+        "--once",  # exit at the end instead of keeping the console up
+        env=demo_env(instance),
+        timeout=300,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -103,10 +163,12 @@ def test_the_demo_runs_the_camp_and_accounts_for_every_delivery(instance: Path) 
     assert states["sent"] >= len(messages)  # tasks may also come from events (a reply owed)
     assert len(tasks) == count_in(instance, "tasks")
     assert "advisor tasks created: " in out and "converted (paid): " in out
+    assert re.search(r"^console: http://127\.0\.0\.1:\d+/", out, re.M)
+    assert "console is still at" not in out  # --once: no browsing after the camp
     assert processes_of(instance) == []
 
 
-def test_ctrl_c_stops_everything_and_still_prints_the_summary(instance: Path) -> None:
+def test_an_advisor_signs_in_to_the_console_then_ctrl_c_stops_everything(instance: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", CAMPAIGN, "demo", "--learners", LEARNERS, "--speed", SPEED],
         cwd=ROOT,
@@ -115,19 +177,71 @@ def test_ctrl_c_stops_everything_and_still_prints_the_summary(instance: Path) ->
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines = []
-    assert process.stdout is not None
-    for line in process.stdout:  # wait until the camp has begun
-        lines.append(line)
-        if line.startswith("── D1 · "):
-            break
-    assert processes_of(instance), "the engine processes should be running"
-    process.send_signal(signal.SIGINT)
-    rest, errors = process.communicate(timeout=60)
+    try:
+        lines = []
+        assert process.stdout is not None
+        first_advisor = ADVISORS[0][0]
+        for line in process.stdout:  # until the first advisor has a task: the camp is on
+            lines.append(line)
+            if re.match(rf"^  \d\d:\d\d  task·{first_advisor} ", line):
+                break
+        out = "".join(lines)
+        url = re.search(r"^console: (http://127\.0\.0\.1:\d+/)", out, re.M)
+        assert url, out[-3000:]
+        users = signins(out)
+        assert {name: role for name, (_, role) in users.items()} == {
+            "admin": "admin",
+            "marketer": "marketer",
+            "advisor1": "advisor",
+            "advisor2": "advisor",
+            "advisor3": "advisor",
+        }
+        assert processes_of(instance), "the engine processes should be running"
+
+        browser = Browser(url[1])
+        status, landed, page = browser.sign_in("advisor1", users["advisor1"][0])
+        assert status == 200 and landed.endswith("/advisor/tasks"), landed
+        status, page = browser.get("advisor/tasks?all=1")
+        assert status == 200
+        learner = re.search(rf"task·{first_advisor} +\S+ +→ (\S+)", lines[-1])
+        assert learner and learner[1] in page  # the task just printed is in the queue
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=90)
     out = "".join(lines) + rest
-    assert process.returncode == 130, errors[-3000:]
+    assert process.returncode == 0, errors[-3000:]
     assert "Summary (stopped early by Ctrl-C)" in out
     planned, states, total = summary_numbers(out)
     assert planned == total == sum(states.values()) == count_in(instance, "deliveries")
     assert states.get("pending", 0) > 0  # the rest of the camp was never due
     assert processes_of(instance) == []
+    assert not port_open(url[1])  # the web console is gone with the rest
+
+
+def test_demo_users_are_seeded_once_and_linked_to_the_demo_advisors(session: Session) -> None:
+    taken = User(username="marketer", display_name="Mia", role=Role.MARKETER)
+    taken.set_password("someone's own password")
+    session.add(taken)
+    session.flush()
+    first = seed_users(session)
+    session.commit()
+    again = seed_users(session)  # a second run on the same database
+    session.commit()
+    assert first == again
+    assert [(s.username, s.role) for s in first] == [
+        ("admin", Role.ADMIN),
+        ("marketer", Role.MARKETER),
+        ("advisor1", Role.ADVISOR),
+        ("advisor2", Role.ADVISOR),
+        ("advisor3", Role.ADVISOR),
+    ]
+    passwords = {s.username: s.password for s in first}
+    assert passwords.pop("marketer") is None  # an existing account keeps its password
+    assert set(passwords.values()) == {DEMO_PASSWORD}
+    assert session.scalar(select(User).where(User.username == "marketer")) is taken
+    for number, (name, userid) in enumerate(ADVISORS, start=1):
+        user = session.scalar(select(User).where(User.username == f"advisor{number}"))
+        assert user is not None and user.check_password(DEMO_PASSWORD)
+        advisor = session.get(Advisor, user.advisor_id)
+        assert advisor is not None and (advisor.name, advisor.wecom_userid) == (name, userid)
+    assert len(session.scalars(select(User)).all()) == 5

@@ -11,10 +11,12 @@ from flask.cli import FlaskGroup
 
 from campaign import create_app
 from campaign.commands.apikeys import apikeys
+from campaign.commands.bench import bench
 from campaign.commands.cohorts import cohorts
 from campaign.commands.db import db
 from campaign.commands.demo import demo
 from campaign.commands.engine import dispatcher, worker
+from campaign.commands.health import health
 from campaign.commands.journeys import journeys
 from campaign.commands.learners import learners
 from campaign.commands.publishing import diff, publish, versions
@@ -36,3 +38,5 @@ for group in (journeys, cohorts, db, dispatcher, worker, tasks, users, apikeys):
 main.add_command(demo)
 main.add_command(learners)
 main.add_command(report)
+main.add_command(bench)
+main.add_command(health)

@@ -44,14 +44,36 @@ SAMPLE = Path("examples") / "python-camp" / "journey.yaml"  # in the repository,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The journey to run [default: examples/python-camp/journey.yaml].",
 )
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The web console's port on 127.0.0.1 (the next free one if it is taken).",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Exit when the camp is over instead of keeping the console up until Ctrl-C.",
+)
 @with_appcontext
 @reports_user_errors
-def demo(learners: int, speed: float, seed: int, workers: int, journey: Path | None) -> None:
-    """Run a camp on warped time with a real dispatcher and worker; Ctrl-C stops it cleanly.
+def demo(
+    learners: int,
+    speed: float,
+    seed: int,
+    workers: int,
+    journey: Path | None,
+    port: int,
+    once: bool,
+) -> None:
+    """Run a camp on warped time with a real dispatcher, worker and web console.
 
-    Publishes the journey, opens a cohort whose D1 is two virtual days away, seeds 3 advisors
-    and the learners, feeds their learning events, prints each message and advisor task as it
-    is created, and a summary by state and reason when the camp is over.
+    Publishes the journey, opens a cohort whose D1 is two virtual days away, seeds 3 advisors,
+    their console users and the learners, starts the console (printing its URL and the demo
+    sign-ins), feeds the learners' events, prints each message and advisor task as it is
+    created, and a summary by state and reason when the camp is over. The console then stays
+    up for browsing until Ctrl-C (or SIGTERM), which stops everything cleanly, at any time.
     """
     from campaign.demo.run import DemoOptions, run_demo
 
@@ -59,9 +81,16 @@ def demo(learners: int, speed: float, seed: int, workers: int, journey: Path | N
     if not path.exists():
         raise click.ClickException(f"no journey at {path}; pass one with --journey PATH")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    options = DemoOptions(journey=path, learners=learners, speed=speed, seed=seed, workers=workers)
+    options = DemoOptions(
+        journey=path,
+        learners=learners,
+        speed=speed,
+        seed=seed,
+        workers=workers,
+        port=port,
+        once=once,
+    )
     result = run_demo(app, options, click.echo)
     if not result.summary.adds_up:
         raise click.ClickException("the summary does not add up to the deliveries planned")
-    if result.interrupted:
-        raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C", after a clean stop
+    # Stopped by Ctrl-C or SIGTERM after a clean stop is a normal end for a demo: status 0.

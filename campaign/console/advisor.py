@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import render_template, request
 from sqlalchemy import func, select
@@ -30,18 +31,29 @@ from campaign.journeys.spec import JourneySpec
 from campaign.learners.common import local_day_window
 from campaign.learners.replies import OPEN_STATUSES, REPLY_STEP, reply_report
 from campaign.messages.planning import spec_of
-from campaign.models import Cohort, Enrollment, JourneyVersion, Learner, Role, Task
+from campaign.models import Cohort, Enrollment, JourneyVersion, Learner, Role, Task, TaskStatus
 
 __all__ = ["advisor_learners", "advisor_library", "advisor_tasks", "blueprint"]
 
 QUEUE_LIMIT = 500  # rows on one page; an advisor with more works the top and reloads
 
 
+class QueueTask(NamedTuple):
+    """What the queue shows of a task (read as columns: no ORM object per row)."""
+
+    id: int
+    step_key: str
+    script: str
+    voice: bool
+    due_at: datetime
+    status: TaskStatus
+
+
 @dataclass(frozen=True)
 class QueueRow:
     """One open task as the queue shows it."""
 
-    task: Task
+    task: QueueTask
     learner: str | None
     enrollment_id: int | None
     cohort: str
@@ -77,12 +89,18 @@ def queue_rows(
 ) -> list[QueueRow]:
     """Return open tasks due before ``until`` (all if None), closest to overdue first.
 
-    One query joins each task to its learner and cohort (no query per row). Among tasks due in
-    the same minute, reply tasks come first: a reply is a promise to a waiting learner.
+    One query joins each task to its learner and cohort (no query per row); it reads the
+    advisor's open tasks from the (advisor_id, status, due_at) index. Among tasks due in the same
+    minute, reply tasks come first: a reply is a promise to a waiting learner.
     """
     query = (
         select(
-            Task,
+            Task.id,
+            Task.step_key,
+            Task.script,
+            Task.voice,
+            Task.due_at,
+            Task.status,
             Learner.name,
             Enrollment.id,
             Cohort.title,
@@ -100,9 +118,10 @@ def queue_rows(
     if until is not None:
         query = query.where(Task.due_at < until)
     found = session.execute(query).all()
-    specs = _specs(session, {row[4] for row in found})
+    specs = _specs(session, {row[9] for row in found})
     rows = []
-    for task, learner, enrollment_id, cohort, version_id in found:
+    for *columns, learner, enrollment_id, cohort, version_id in found:
+        task = QueueTask(*columns)
         left, urgency = time_left(task.due_at, current)
         rows.append(
             QueueRow(

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from campaign.journeys.calendar import camp_time_of, zone
 from campaign.journeys.spec import Course, JourneySpec
 from campaign.learners.common import event_counts_for
-from campaign.messages.context import rank_in_cohort
 from campaign.messages.planning import spec_of
 from campaign.models import (
     Conversion,
@@ -182,6 +181,21 @@ def recent_events(session: Session, enrollment: Enrollment) -> list[EventRow]:
     return [EventRow(e.name, e.occurred_at, e.source, summarize(e.payload)) for e in events]
 
 
+def leaderboard_place(session: Session, enrollment: Enrollment) -> tuple[int, int]:
+    """Return the learner's place on the cohort's points leaderboard and the class size.
+
+    The place follows :func:`campaign.messages.context.rank_in_cohort` (ties share a place: one
+    more than those with more points). One statement, both counts read from the cohort's
+    (cohort_id, points) index alone.
+    """
+    size, ahead = session.execute(
+        select(func.count(), func.count().filter(Enrollment.points > enrollment.points)).where(
+            Enrollment.cohort_id == enrollment.cohort_id
+        )
+    ).one()
+    return int(ahead or 0) + 1, int(size or 0)
+
+
 def learner_context(session: Session, enrollment: Enrollment, now: datetime) -> LearnerContext:
     """Load the learner panel of one enrollment (its learner, cohort and version loaded)."""
     cohort = enrollment.cohort
@@ -191,12 +205,7 @@ def learner_context(session: Session, enrollment: Enrollment, now: datetime) -> 
             select(Tag).where(Tag.learner_id == enrollment.learner_id).order_by(Tag.name)
         )
     )
-    class_size = int(
-        session.scalar(
-            select(func.count(Enrollment.id)).where(Enrollment.cohort_id == enrollment.cohort_id)
-        )
-        or 0
-    )
+    rank, class_size = leaderboard_place(session, enrollment)
     other_tasks = list(
         session.scalars(
             select(Task)
@@ -221,7 +230,7 @@ def learner_context(session: Session, enrollment: Enrollment, now: datetime) -> 
         spec=spec,
         camp_day=camp_time_of(cohort.starts_on, now, zone(cohort.timezone)).day,
         tags=tags,
-        rank=rank_in_cohort(session, enrollment),
+        rank=rank,
         class_size=class_size,
         events=recent_events(session, enrollment),
         timeline=timeline(session, enrollment.id),

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from campaign.cohorts import list_cohorts, open_cohort, pause_cohort, resume_cohort
+from campaign.console.advisor_common import step_label
 from campaign.console.auth import requires
 from campaign.console.charts import Bar, Series, bar_chart, stacked_bar_chart
+from campaign.console.i18n import reason_text
 from campaign.console.marketer_cohorts import OUTCOMES, cohort_calendar, enrollment_count
 from campaign.console.marketer_funnel import funnel_charts, table_rates
 from campaign.console.marketer_journeys import next_monday
@@ -198,17 +200,19 @@ def cohort(cohort_id: int) -> str:
     )
     reasons = bar_chart(
         [
-            Bar(f"{OUTCOME_NAMES[outcome]} · {why}", n)
+            Bar(f"{OUTCOME_NAMES[outcome]} · {reason_text(why)}", n)
             for outcome, why, n in calendar.reasons
         ],
         title=_("Held back or waiting, and why"),
         color="#f59e0b",
         empty=_("Nothing held back."),
     )
+    spec = spec_of(found.version)
     return render_template(
         "console/marketer/cohort.html",
         cohort=found,
         calendar=calendar,
+        step_title=lambda key: step_label(spec, key),
         learners=enrollment_count(session, [found.id]).get(found.id, 0),
         outcomes=OUTCOMES,
         outcome_names=OUTCOME_NAMES,

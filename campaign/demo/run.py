@@ -1,10 +1,12 @@
-"""Run the demo: seed the camp, start the engine, feed events and print until the camp is over.
+"""Run the demo: seed the camp, start the engine and the console, feed events and print until
+the camp is over; then keep the console up for browsing until Ctrl-C (unless ``once``).
 
 One warped clock is shared by every process through its anchor (``CAMPAIGN_CLOCK_ANCHOR``); its
 real anchor lies a moment in the future so the dispatcher and the worker are listening before
-the first learner signs up. Whatever ends the run (the camp is over, Ctrl-C, SIGTERM, an
-engine process dying) the processes are stopped, the embedded Redis is shut down, the cohort is
-closed (so no later dispatcher sends its leftovers) and the summary is printed.
+the first learner signs up. Whatever ends the camp (its end, Ctrl-C, SIGTERM, an engine process
+dying) the dispatcher and the worker are stopped, the cohort is closed (so no later dispatcher
+sends its leftovers) and the summary is printed; whatever ends the run, the web console is
+stopped and the embedded Redis is shut down.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,10 +28,11 @@ from sqlalchemy import func, select
 from campaign import migrations
 from campaign.db import database, session_scope
 from campaign.demo.feeder import Feeder
-from campaign.demo.printer import Printer
+from campaign.demo.printer import Printer, pad
 from campaign.demo.processes import Engine, child_env
-from campaign.demo.seeding import SeededCamp, seed_camp
+from campaign.demo.seeding import SeededCamp, SignIn, seed_camp, seed_users
 from campaign.demo.summary import Summary, format_summary, summarize
+from campaign.demo.web import bind_listener, start_web, url_of, wait_for_web
 from campaign.errors import CampaignError
 from campaign.journeys.calendar import zone
 from campaign.messages.dispatch import dispatch_once
@@ -46,6 +50,8 @@ log = logging.getLogger("campaign.demo")
 STARTUP_LEAD = 2.5  # real seconds between starting the processes and the virtual start
 LOOP_SECONDS = 0.05  # how often the demo feeds events and prints (real seconds)
 END_CHECK_SECONDS = 0.5  # how often, once the camp is over, it checks for rows still due
+IDLE_CHECK_SECONDS = 0.5  # how often, while the console stays up after the camp, it checks it
+WEB = "web"  # the web console's process name: it outlives the camp
 LEASE_REAL_SECONDS = 30.0  # claim and send leases, in real seconds (see _engine_settings)
 LINKS = {
     "group": "https://example.com/join/python-camp",
@@ -64,6 +70,8 @@ class DemoOptions:
     speed: float = 2880.0
     seed: int = 1
     workers: int = 1
+    port: int = 5000  # the console's port on 127.0.0.1 (the next free one if taken)
+    once: bool = False  # exit when the camp is over instead of keeping the console up
     # The dispatcher's pause between passes, in real seconds: at 2880x, 0.05 s is 2.4 virtual
     # minutes, small against the journey's 30-minute windows; sign-ups do not wait for it (the
     # feeder claims right after enrolling), and a shorter tick only takes CPU from the worker.
@@ -80,6 +88,8 @@ class DemoResult:
     tasks: int  # lines printed for advisor tasks
     interrupted: bool
     outbox: Path
+    url: str = ""  # the web console's
+    signins: tuple[SignIn, ...] = ()
 
 
 class DemoError(CampaignError):
@@ -146,8 +156,10 @@ def run_demo(app: Flask, options: DemoOptions, write: Callable[[str], None]) -> 
     """Run the demo camp end to end on ``app``'s database and print it with ``write``."""
     check_database(app)
     with _stop_signals_raise():  # from here on, SIGTERM unwinds like Ctrl-C: Redis is stopped
-        url, embedded = resolve(app.config, app.instance_path)
+        listener = bind_listener(options.port)  # before seeding: a busy machine fails first
+        embedded = None
         try:
+            url, embedded = resolve(app.config, app.instance_path)
             with session_scope(app) as session:
                 camp = seed_camp(
                     session,
@@ -156,17 +168,30 @@ def run_demo(app: Flask, options: DemoOptions, write: Callable[[str], None]) -> 
                     learners=options.learners,
                     seed=options.seed,
                 )
-            return _run_camp(app, options, camp, url, embedded is not None, write)
+                signins = seed_users(session)
+            web = Web(listener, tuple(signins), url_of(listener))
+            return _run_camp(app, options, camp, web, url, embedded is not None, write)
         finally:
+            listener.close()
             if embedded is not None:
                 with _shielded():
                     embedded.stop()
+
+
+@dataclass(frozen=True)
+class Web:
+    """The console of the run: its bound socket (handed to gunicorn) and who may sign in."""
+
+    listener: socket.socket
+    signins: tuple[SignIn, ...]
+    url: str
 
 
 def _run_camp(
     app: Flask,
     options: DemoOptions,
     camp: SeededCamp,
+    web: Web,
     redis_url: str,
     embedded: bool,
     write: Callable[[str], None],
@@ -193,34 +218,47 @@ def _run_camp(
     interrupted = False
     feeder = printer = None
     try:
-        engine.start(env, demo_dir, workers=options.workers)
-        redis = connect(redis_url)
-        engine.wait_for_workers(redis)
-        time.sleep(max((real_anchor - datetime.now(UTC)).total_seconds(), 0.0))
-        pids = ", ".join(f"{p.name} {p.pid}" for p in engine.processes)
-        write(f"engine: {pids} (logs in {demo_dir})")
-        feeder, printer = _feeder_and_printer(runtime, camp, redis, outbox, write)
-        _loop(runtime, engine, feeder, printer, camp)
-    except KeyboardInterrupt:
-        interrupted = True
+        try:
+            engine.start(env, demo_dir, workers=options.workers)
+            engine.add(start_web(env, demo_dir, web.listener))
+            web.listener.close()  # gunicorn has its own copy of the socket
+            redis = connect(redis_url)
+            engine.wait_for_workers(redis)
+            wait_for_web(web.url, engine.check)
+            time.sleep(max((real_anchor - datetime.now(UTC)).total_seconds(), 0.0))
+            pids = ", ".join(f"{p.name} {p.pid}" for p in engine.processes)
+            write(f"engine: {pids} (logs in {demo_dir})")
+            _console(web, write)
+            feeder, printer = _feeder_and_printer(runtime, camp, redis, outbox, write)
+            _loop(runtime, engine, feeder, printer, camp)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            with _shielded():
+                engine.stop(keep=(WEB,))  # the console outlives the camp
+        with _shielded():
+            now = runtime.clock.now()
+            if printer is not None:
+                printer.poll(now)
+            sessions = database(demo_app).sessionmaker
+            with sessions() as session:
+                summary = summarize(session, camp.cohort_id, now=now)
+                cohort = session.get(Cohort, camp.cohort_id)
+                if cohort is not None:
+                    cohort.state = CohortState.CLOSED
+                session.commit()
+            for line in format_summary(summary, interrupted=interrupted):
+                write(line)
+            write(f"cohort {camp.cohort_id} closed; messages are in {outbox}")
+            database(demo_app).engine.dispose()
+        if not interrupted and not options.once:
+            try:
+                _browse(engine, web, write)
+            except KeyboardInterrupt:
+                write("stopping the web console")
     finally:
         with _shielded():
             engine.stop()
-    with _shielded():
-        now = runtime.clock.now()
-        if printer is not None:
-            printer.poll(now)
-        sessions = database(demo_app).sessionmaker
-        with sessions() as session:
-            summary = summarize(session, camp.cohort_id, now=now)
-            cohort = session.get(Cohort, camp.cohort_id)
-            if cohort is not None:
-                cohort.state = CohortState.CLOSED
-            session.commit()
-        for line in format_summary(summary, interrupted=interrupted):
-            write(line)
-        write(f"cohort {camp.cohort_id} closed; messages are in {outbox}")
-        database(demo_app).engine.dispose()
     return DemoResult(
         camp.cohort_id,
         summary,
@@ -228,7 +266,30 @@ def _run_camp(
         printer.tasks if printer else 0,
         interrupted,
         outbox,
+        web.url,
+        web.signins,
     )
+
+
+def _console(web: Web, write: Callable[[str], None]) -> None:
+    """Print where the console is and who can sign in (the same accounts on every run)."""
+    write(f"console: {web.url}  (gunicorn on 127.0.0.1; Ctrl-C stops the demo)")
+    rows = [("sign in as", "password", "role", "")]
+    for one in web.signins:
+        password = one.password or "(kept)"  # an existing account: its own password
+        rows.append((one.username, password, str(one.role), one.name))
+    widths = [max(len(row[column]) for row in rows) + 3 for column in range(3)]
+    for row in rows:
+        line = "".join(pad(cell, width) for cell, width in zip(row, widths, strict=False))
+        write(f"  {line}{row[3]}".rstrip())
+
+
+def _browse(engine: Engine, web: Web, write: Callable[[str], None]) -> None:
+    """Keep the console up after the camp until Ctrl-C or SIGTERM (or the server dies)."""
+    write(f"\n── camp finished; the console is still at {web.url} (Ctrl-C to stop) ──")
+    while True:
+        engine.check()
+        time.sleep(IDLE_CHECK_SECONDS)
 
 
 def _intro(

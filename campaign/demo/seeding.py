@@ -24,12 +24,16 @@ from campaign.journeys.calendar import to_utc, zone
 from campaign.journeys.lint import lint_text
 from campaign.journeys.sim_learners import SimLearner, make_learners
 from campaign.journeys.spec import CampTime, JourneySpec
-from campaign.models import Advisor, Learner, Tag, TagSource
+from campaign.models import Advisor, Learner, Role, Tag, TagSource, User
 from campaign.publishing import JourneyHasErrors, publish_journey
 
 ADVISORS = (("王芳", "demo-wangfang"), ("李静", "demo-lijing"), ("陈晨", "demo-chenchen"))
 ADVISOR_DAILY_TASKS = 150
 """Each advisor's daily task capacity: roomy for 100 learners each, so it rarely bites."""
+DEMO_PASSWORD = "campaign-demo"
+"""The console password of every demo user: printed at start, the same on every run."""
+STAFF = (("admin", Role.ADMIN, "演示管理员"), ("marketer", Role.MARKETER, "演示市场 · 周敏"))
+"""The demo's console users besides the advisors (``advisor1``..``advisor3``)."""
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
 GIVEN_NAMES = (
@@ -169,15 +173,66 @@ def _advisors(session: Session) -> dict[int, str]:
     """Return the three demo advisors, created on first use (their WeCom ids are unique)."""
     found: dict[int, str] = {}
     for name, userid in ADVISORS:
-        advisor = session.scalar(select(Advisor).where(Advisor.wecom_userid == userid))
-        if advisor is None:
-            advisor = Advisor(
-                name=name, wecom_userid=userid, daily_task_capacity=ADVISOR_DAILY_TASKS
-            )
-            session.add(advisor)
-            session.flush()
+        advisor = _advisor(session, name, userid)
         found[advisor.id] = advisor.name
     return found
+
+
+def _advisor(session: Session, name: str, userid: str) -> Advisor:
+    """Return the demo advisor with WeCom id ``userid``, created on first use."""
+    advisor = session.scalar(select(Advisor).where(Advisor.wecom_userid == userid))
+    if advisor is None:
+        advisor = Advisor(name=name, wecom_userid=userid, daily_task_capacity=ADVISOR_DAILY_TASKS)
+        session.add(advisor)
+        session.flush()
+    return advisor
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A console user of the demo, as printed at start."""
+
+    username: str
+    password: str | None  # None: the account existed with another password, left as it was
+    role: Role
+    name: str
+
+
+def seed_users(session: Session) -> list[SignIn]:
+    """Return the demo's console users, created on first use: an admin, a marketer, and
+    ``advisor1``..``advisor3`` tied to the three demo advisors (:data:`ADVISORS`).
+
+    Idempotent: an account that exists is left as it is (its password is not reset, so a
+    password someone chose survives another run); the sign-in says so. An advisor already
+    tied to another console user keeps that user. The caller commits.
+    """
+    wanted: list[tuple[str, Role, str, Advisor | None]] = [
+        (username, role, name, None) for username, role, name in STAFF
+    ]
+    for number, (name, userid) in enumerate(ADVISORS, start=1):
+        wanted.append((f"advisor{number}", Role.ADVISOR, name, _advisor(session, name, userid)))
+    signins = []
+    for username, role, name, advisor in wanted:
+        user = None
+        if advisor is not None:  # the advisor's own console user, whatever its name
+            user = session.scalar(select(User).where(User.advisor_id == advisor.id))
+        if user is None:
+            user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(
+                username=username,
+                display_name=name,
+                role=role,
+                advisor_id=advisor.id if advisor is not None else None,
+            )
+            user.set_password(DEMO_PASSWORD)
+            session.add(user)
+            session.flush()
+        known = user.check_password(DEMO_PASSWORD)
+        signins.append(
+            SignIn(user.username, DEMO_PASSWORD if known else None, user.role, user.display_name)
+        )
+    return signins
 
 
 def _learner(one: SimLearner, cohort_id: int, starts_on: date, rng: random.Random) -> Learner:

@@ -10,10 +10,11 @@ Counts against budgets (the daily cap, the WeCom quota, the advisor's capacity) 
 instants of recent sends, so each row counts on its own learner's local day, and a send decided
 earlier in the same batch is added before the next row is weighed (higher priority first).
 
-Exactness across workers: the batch's delivery rows and its learners are locked for the
-transaction that decides (``FOR UPDATE`` on PostgreSQL, in id order so two workers cannot
-deadlock; ``BEGIN IMMEDIATE`` on SQLite, one writer at a time), and the decision is written
-(``sending`` counts against the cap) before the locks are let go.
+Exactness across workers: the batch's delivery rows, its learners and the advisors it hands
+tasks to are locked for the transaction that decides (``FOR UPDATE`` on PostgreSQL, always in
+the order rows, learners, advisors and by id within each, so two workers cannot deadlock;
+``BEGIN IMMEDIATE`` on SQLite, one writer at a time), and the decision is written (``sending``
+counts against the cap and the advisor's capacity) before the locks are let go.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ def load_batch(
     }
     advisors = _by_id(session, Advisor, advisor_ids)
     targets = [_target(session, row, cohorts, enrollments, learners, advisors) for row in rows]
+    if locking:
+        _lock_advisors(session, _busy_advisors(targets))
     facts = BatchFacts(tags=_tags(session, {t.learner.id for t in targets if t.learner}))
     _load_conditions(session, targets, facts)
     _load_budgets(session, targets, facts, now, wecom_period)
@@ -178,6 +181,27 @@ def _by_id(session: Session, model: Any, ids: set[int], *, lock: bool = False) -
         # rows that only refer to the learner (events, tags) can still be written meanwhile.
         query = query.with_for_update(key_share=True)
     return {one.id: one for one in session.scalars(query)}
+
+
+def _busy_advisors(targets: list[Target]) -> set[int]:
+    """The advisors the batch may hand a task to: their daily capacity is weighed."""
+    return {t.advisor.id for t in targets if t.advisor and t.step.channel is Channel.ADVISOR_TASK}
+
+
+def _lock_advisors(session: Session, advisor_ids: set[int]) -> None:
+    """Lock the advisors whose capacity the batch weighs, after the learners and in id order.
+
+    Without it two workers deciding tasks for one advisor both count from the same baseline
+    and together hand out more than the capacity. ``NO KEY UPDATE``: new tasks and deliveries
+    that only refer to the advisor are not blocked.
+    """
+    if advisor_ids:
+        session.execute(
+            select(Advisor.id)
+            .where(Advisor.id.in_(sorted(advisor_ids)))
+            .order_by(Advisor.id)
+            .with_for_update(key_share=True)
+        ).all()
 
 
 def _target(
@@ -307,7 +331,7 @@ def _load_budgets(
                 facts.automated_sends[learner_id].append(sent_at)
             if learner_id in quota and channel == Channel.WECOM and reason != ctx.WELCOME_DETAIL:
                 facts.wecom_sends[learner_id].append(sent_at)
-    busy = {t.advisor.id for t in targets if t.advisor and t.step.channel is Channel.ADVISOR_TASK}
+    busy = _busy_advisors(targets)
     if busy:
         for advisor_id, created_at in session.execute(
             select(Task.advisor_id, Task.created_at).where(
@@ -315,6 +339,17 @@ def _load_budgets(
             )
         ):
             facts.advisor_tasks[advisor_id].append(created_at)
+        # A task decided by another worker is a `sending` row until its task is written (the
+        # task and the row's `sent` land in one commit): count those too.
+        for advisor_id, sent_at in session.execute(
+            select(Delivery.advisor_id, Delivery.sent_at).where(
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.channel == Channel.ADVISOR_TASK,
+                Delivery.advisor_id.in_(sorted(busy)),
+                Delivery.sent_at >= now - DAY_WINDOW,
+            )
+        ):
+            facts.advisor_tasks[advisor_id].append(sent_at)
 
 
 def _welcomes(session: Session, rows: list[Delivery]) -> dict[int, dict[str, Any]]:

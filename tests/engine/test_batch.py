@@ -248,3 +248,94 @@ def test_only_a_broken_lock_cycle_is_tried_again() -> None:
     assert _may_retry(OperationalError("UPDATE …", {}, errors.DeadlockDetected()))
     assert _may_retry(OperationalError("UPDATE …", {}, errors.SerializationFailure()))
     assert not _may_retry(OperationalError("SELECT …", {}, errors.QueryCanceled()))
+
+
+CAPACITY = 3
+
+
+def advisor_with_calls(camp: Camp, session: Session, learners: int) -> tuple[Advisor, list]:
+    """An advisor of capacity 3 with ``learners`` call rows claimed at 11:00 in batches of 3."""
+    advisor = Advisor(name="王老师", daily_task_capacity=CAPACITY)
+    session.add(advisor)
+    camp.enroll(*camp.many_learners(learners), now=at(-1, "10:00"), advisor=advisor)
+    claim_and_send(camp, session, "10:00")  # the WeCom rows of 10:00 out of the way
+    batches = claim_due(
+        session, now=at(1, "11:00"), limit=100, lease=timedelta(seconds=30), job_size=CAPACITY
+    )
+    session.commit()
+    return advisor, batches
+
+
+def calls_by_status(camp: Camp) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for row in camp.deliveries("call"):
+        found[str(row.status)] = found.get(str(row.status), 0) + 1
+    return found
+
+
+def test_an_advisors_capacity_counts_the_tasks_another_worker_is_still_sending(
+    camp: Camp, session: Session
+) -> None:
+    """Another worker decided three tasks and has not written them yet (its rows are
+    `sending`): they count against the advisor's capacity."""
+    from campaign.messages.recording import BatchResult
+    from campaign.messages.sending import _decide_chunk
+
+    _, (first, second) = advisor_with_calls(camp, session, 5)
+    clock = FrozenClock(at(1, "11:00"))
+    going = _decide_chunk(
+        session, list(first.ids), first.token, clock, camp.settings, BatchResult()
+    )
+    assert len(going) == CAPACITY and session.query(Task).count() == 0
+    outcomes = send_batch(
+        session, list(second.ids), second.token, clock=clock, adapters=camp.adapters,
+        settings=camp.settings,
+    ).outcomes  # fmt: skip
+    assert "sent" not in outcomes, outcomes
+    assert calls_by_status(camp)["sending"] == CAPACITY
+    held = [row for row in camp.deliveries("call") if str(row.status) != "sending"]
+    assert {row.reason for row in held} == {"advisor's daily capacity reached"}  # the deadline
+    assert calls_by_status(camp) == {"sending": CAPACITY, "skipped": 2}
+
+
+def test_two_workers_deciding_tasks_for_one_advisor_hand_out_no_more_than_the_capacity(
+    camp: Camp, session: Session
+) -> None:
+    """While one worker decides (its transaction open), the other waits for the advisor
+    instead of counting from the same baseline."""
+    import threading
+
+    from campaign.messages.recording import BatchResult
+    from campaign.messages.sending import _decide, begin_write
+
+    _, (first, second) = advisor_with_calls(camp, session, 5)
+    clock = FrozenClock(at(1, "11:00"))
+    other = Session(bind=session.get_bind())
+    begin_write(other)
+    going = _decide(other, list(first.ids), first.token, clock.now(), camp.settings, BatchResult())
+    assert len(going) == CAPACITY  # decided, not committed: the other worker holds its locks
+    results: list[dict[str, int]] = []
+    second_worker = threading.Thread(
+        target=lambda: results.append(
+            send_batch(
+                session,
+                list(second.ids),
+                second.token,
+                clock=clock,
+                adapters=camp.adapters,
+                settings=camp.settings,
+            ).outcomes
+        )
+    )
+    second_worker.start()
+    second_worker.join(timeout=1.0)
+    assert second_worker.is_alive()  # waiting for the advisor, not deciding from a stale count
+    other.commit()
+    other.close()
+    second_worker.join(timeout=30)
+    assert not second_worker.is_alive()
+    [outcomes] = results
+    assert "sent" not in outcomes, outcomes
+    assert calls_by_status(camp) == {"sending": CAPACITY, "skipped": 2}
+    held = [row for row in camp.deliveries("call") if str(row.status) == "skipped"]
+    assert {row.reason for row in held} == {"advisor's daily capacity reached"}

@@ -17,6 +17,7 @@ import redis as redis_client
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
+from rq.worker import DequeueStrategy
 
 from campaign.health import Heartbeat, job_seconds, probe_settings, running
 from campaign.journeys.spec import Channel
@@ -164,7 +165,14 @@ def work(
         else:
             rq_worker.beat = heartbeat
             try:
-                rq_worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+                rq_worker.work(
+                    burst=burst,
+                    logging_level="WARNING",
+                    with_scheduler=False,
+                    # A worker on several queues takes them in turn: with RQ's default order a
+                    # busy first queue would keep the others' jobs waiting past their lease.
+                    dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+                )
             except redis_client.RedisError as exc:  # its teardown could not reach Redis either
                 log.warning("worker stopped on a Redis error: %s", exc)
                 if rq_worker.pubsub_thread is not None:

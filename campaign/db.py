@@ -8,14 +8,27 @@ connects at import time.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Dialect, Engine, Enum, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    Enum,
+    Integer,
+    MetaData,
+    any_,
+    create_engine,
+    event,
+    literal,
+    make_url,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -173,3 +186,17 @@ def enum_type(enum_class: type[enum.StrEnum], length: int = 20) -> Enum:
         validate_strings=True,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+def among(session: Session, column: Any, ids: Iterable[int]) -> Any:
+    """Return ``column`` among the integers ``ids``.
+
+    On PostgreSQL that is ``column = ANY(:array)``: one parameter whatever the number of ids,
+    so the statement text stays the same from batch to batch (the driver caches its parsing;
+    an ``IN`` of 500 placeholders cost the send path a fifth of its time to build and parse).
+    Elsewhere a plain ``IN``.
+    """
+    values = sorted(set(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(values, type_=postgresql.ARRAY(Integer)))
+    return column.in_(values)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaign.db import among
 from campaign.journeys.conditions import FACT_EVENTS, FACT_OUTCOMES, LearnerFacts, facts_used
 from campaign.journeys.spec import AUTOMATED_CHANNELS, Audience, Channel, JourneySpec, Step
 from campaign.messages import context as ctx
@@ -175,7 +176,7 @@ def load_batch(
 def _by_id(session: Session, model: Any, ids: set[int], *, lock: bool = False) -> dict[int, Any]:
     if not ids:
         return {}
-    query = select(model).where(model.id.in_(sorted(ids))).order_by(model.id)
+    query = select(model).where(among(session, model.id, ids)).order_by(model.id)
     if lock:
         # In id order, so two workers never wait on each other in a circle; NO KEY UPDATE, so
         # rows that only refer to the learner (events, tags) can still be written meanwhile.
@@ -198,7 +199,7 @@ def _lock_advisors(session: Session, advisor_ids: set[int]) -> None:
     if advisor_ids:
         session.execute(
             select(Advisor.id)
-            .where(Advisor.id.in_(sorted(advisor_ids)))
+            .where(among(session, Advisor.id, advisor_ids))
             .order_by(Advisor.id)
             .with_for_update(key_share=True)
         ).all()
@@ -240,7 +241,7 @@ def _tags(session: Session, learner_ids: set[int]) -> dict[int, frozenset[str]]:
         return {}
     found: dict[int, set[str]] = defaultdict(set)
     for learner_id, name in session.execute(
-        select(Tag.learner_id, Tag.name).where(Tag.learner_id.in_(sorted(learner_ids)))
+        select(Tag.learner_id, Tag.name).where(among(session, Tag.learner_id, learner_ids))
     ):
         found[learner_id].add(name)
     return {learner_id: frozenset(names) for learner_id, names in found.items()}
@@ -262,7 +263,7 @@ def _load_conditions(session: Session, targets: list[Target], facts: BatchFacts)
         events: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
         for learner_id, name, at in session.execute(
             select(LearnerEvent.learner_id, LearnerEvent.name, LearnerEvent.occurred_at).where(
-                LearnerEvent.learner_id.in_(sorted(event_learners))
+                among(session, LearnerEvent.learner_id, event_learners)
             )
         ):
             events[learner_id].append((name, at))
@@ -272,7 +273,7 @@ def _load_conditions(session: Session, targets: list[Target], facts: BatchFacts)
         for enrollment_id, step_key, status, task_status in session.execute(
             select(Delivery.enrollment_id, Delivery.step_key, Delivery.status, Task.status)
             .outerjoin(Task, Task.delivery_id == Delivery.id)
-            .where(Delivery.enrollment_id.in_(sorted(outcome_enrollments)))
+            .where(among(session, Delivery.enrollment_id, outcome_enrollments))
             .order_by(Delivery.due_at)
         ):
             outcomes[enrollment_id][step_key] = (
@@ -317,7 +318,7 @@ def _load_budgets(
                 Delivery.reason,
             )
             .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-            .where(Enrollment.learner_id.in_(sorted(capped | quota)), Delivery.sent_at >= since)
+            .where(among(session, Enrollment.learner_id, capped | quota), Delivery.sent_at >= since)
         )
         for learner_id, sent_at, status, channel, audience, reason in recent:
             if status not in COUNTED:
@@ -335,7 +336,7 @@ def _load_budgets(
     if busy:
         for advisor_id, created_at in session.execute(
             select(Task.advisor_id, Task.created_at).where(
-                Task.advisor_id.in_(sorted(busy)), Task.created_at >= now - DAY_WINDOW
+                among(session, Task.advisor_id, busy), Task.created_at >= now - DAY_WINDOW
             )
         ):
             facts.advisor_tasks[advisor_id].append(created_at)
@@ -345,7 +346,7 @@ def _load_budgets(
             select(Delivery.advisor_id, Delivery.sent_at).where(
                 Delivery.status == DeliveryStatus.SENDING,
                 Delivery.channel == Channel.ADVISOR_TASK,
-                Delivery.advisor_id.in_(sorted(busy)),
+                among(session, Delivery.advisor_id, busy),
                 Delivery.sent_at >= now - DAY_WINDOW,
             )
         ):

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, any_, literal, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from campaign.db import among
 from campaign.journeys.spec import Channel
 from campaign.models import Delivery, DeliveryStatus
 
@@ -101,7 +101,7 @@ def release(session: Session, batch: Batch, *, now: datetime) -> int:
     result = session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(batch.ids),
+            id_among(session, batch.ids),
             Delivery.status == DeliveryStatus.CLAIMED,
             Delivery.claim_token == batch.token,
         )
@@ -118,9 +118,7 @@ SWEEP_LIMIT = 20_000
 def id_among(session: Session, ids: Collection[int]) -> Any:
     """Return ``deliveries.id`` among ``ids``: one array parameter on PostgreSQL (no statement
     with thousands of placeholders to build and parse), ``IN`` elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Delivery.id == any_(literal(list(ids), type_=postgresql.ARRAY(Integer)))
-    return Delivery.id.in_(list(ids))
+    return among(session, Delivery.id, ids)
 
 
 @dataclass

@@ -7,12 +7,13 @@ sweeper, a newer job) is left alone.
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_
+from sqlalchemy import bindparam, insert, or_, text
 from sqlalchemy.orm import Session
 
 from campaign.clock import Clock
@@ -132,7 +133,12 @@ class OutcomeRecorder:
 
 
 class RowWrites:
-    """Per-row updates of delivery rows, written as one executemany per shape of update."""
+    """Per-row updates of delivery rows, written as one statement per shape of update.
+
+    On PostgreSQL each shape is one ``UPDATE … FROM unnest(arrays)``: one statement and one
+    parameter per column however many rows, where an ``executemany`` costs a round of
+    parameter handling per row on both sides. Elsewhere an ``executemany``.
+    """
 
     def __init__(self) -> None:
         self.groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -153,22 +159,73 @@ class RowWrites:
     ) -> None:
         """Write every group; each row only if it still carries ``token`` in an ``expect``ed
         state (the rows are locked or in flight under our token: a guard, not a race)."""
-        table = Delivery.__table__
+        arrays = session.get_bind().dialect.name == "postgresql"
         for columns, rows in self.groups.items():
-            statement = (
-                table.update()
-                .where(
-                    table.c.id == bindparam("row_id"),
-                    table.c.claim_token == token,
-                    or_(*(table.c.status == status for status in expect)),  # no IN: executemany
-                )
-                .values(
-                    {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
-                    | {"updated_at": now}
-                )
-            )
-            session.execute(
-                statement,
-                [{"row_id": row["row_id"]} | {f"v_{k}": row[k] for k in columns} for row in rows],
-            )
+            if arrays:
+                _update_from_arrays(session, token, expect, now, columns, rows)
+            else:
+                _update_many(session, token, expect, now, columns, rows)
         self.groups = {}
+
+
+def _update_many(
+    session: Session,
+    token: str,
+    expect: tuple[DeliveryStatus, ...],
+    now: datetime,
+    columns: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> None:
+    table = Delivery.__table__
+    statement = (
+        table.update()
+        .where(
+            table.c.id == bindparam("row_id"),
+            table.c.claim_token == token,
+            or_(*(table.c.status == status for status in expect)),  # no IN: executemany
+        )
+        .values(
+            {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
+            | {"updated_at": now}
+        )
+    )
+    session.execute(
+        statement,
+        [{"row_id": row["row_id"]} | {f"v_{k}": row[k] for k in columns} for row in rows],
+    )
+
+
+def _update_from_arrays(
+    session: Session,
+    token: str,
+    expect: tuple[DeliveryStatus, ...],
+    now: datetime,
+    columns: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> None:
+    """``UPDATE deliveries … FROM unnest(:ids, :col…)``: the whole group in one statement."""
+    table = Delivery.__table__
+    dialect = session.get_bind().dialect
+    casts = [f"CAST(:a_{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns]
+    sql = (
+        "UPDATE deliveries AS d SET "
+        + ", ".join(f"{name} = v.{name}" for name in columns)
+        + ", updated_at = :now"
+        + f" FROM unnest(CAST(:ids AS INTEGER[]), {', '.join(casts)})"
+        + f" AS v(id, {', '.join(columns)})"
+        + " WHERE d.id = v.id AND d.claim_token = :token AND d.status = ANY(:expect)"
+    )
+    params: dict[str, Any] = {
+        "ids": [row["row_id"] for row in rows],
+        "now": now,
+        "token": token,
+        "expect": [str(status) for status in expect],
+    }
+    for name in columns:
+        params[f"a_{name}"] = [_plain(row[name]) for row in rows]
+    session.execute(text(sql), params)
+
+
+def _plain(value: Any) -> Any:
+    """A value as the driver sends it inside an array: enum members as their strings."""
+    return str(value) if isinstance(value, enum.Enum) else value

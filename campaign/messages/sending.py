@@ -33,6 +33,7 @@ from campaign.messages.channels.base import (
     TransientChannelError,
     UnknownOutcomeChannelError,
 )
+from campaign.messages.dispatch import id_among
 from campaign.messages.governor import Decision, Verdict
 from campaign.messages.preparing import needs_session, prepare
 from campaign.messages.recording import (
@@ -135,7 +136,7 @@ def _claimed_in_order(session: Session, ids: list[int], token: str) -> list[tupl
     rows = session.execute(
         select(Delivery.id, Delivery.channel)
         .where(
-            Delivery.id.in_(ids),
+            id_among(session, ids),
             Delivery.status == DeliveryStatus.CLAIMED,
             Delivery.claim_token == token,
         )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     any_,
+    cast,
     create_engine,
     event,
     literal,
@@ -198,5 +199,33 @@ def among(session: Session, column: Any, ids: Iterable[int]) -> Any:
     """
     values = sorted(set(ids))
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(values, type_=postgresql.ARRAY(Integer)))
+        return column == any_(cast(literal(array_literal(values)), postgresql.ARRAY(Integer)))
     return column.in_(values)
+
+
+def array_literal(values: Iterable[Any]) -> str:
+    """Return ``values`` as a PostgreSQL array literal (``{1,2,"a \\"b\\"",NULL}``), for
+    a parameter cast to an array type in SQL.
+
+    The driver's own array adaptation looks at every element's type; for the hundreds of
+    values of a batch, joining strings is several times cheaper. Strings (and anything that is
+    not an int or None: datetimes, enum members) are quoted and escaped, so no value can end
+    the array or be read as ``NULL``.
+    """
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            parts.append(str(value))
+        else:
+            if isinstance(value, datetime):
+                if value.tzinfo is None:
+                    raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+                text = value.isoformat()
+            elif isinstance(value, enum.Enum):
+                text = str(value.value)
+            else:
+                text = str(value)
+            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(parts) + "}"

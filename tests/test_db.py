@@ -114,3 +114,34 @@ def test_get_session_is_one_per_context_and_closed_at_teardown(app: Flask) -> No
     with app.app_context():
         assert get_session() is not first
         assert get_session().scalar(select(Learner.id)) is None
+
+
+@pytest.mark.postgres
+def test_array_literals_read_back_as_written(postgres_url: str) -> None:
+    """What the send path hands PostgreSQL as array literals comes back value for value:
+    quotes, backslashes, commas, braces, the word NULL, Chinese text, instants."""
+    from campaign.db import array_literal
+
+    texts = ['a "quoted" word', "back\\slash", "a,b", "{braces}", "NULL", None, "", "你好 世界"]
+    instants = [datetime(2026, 11, 23, 1, 2, 3, 4, tzinfo=UTC), None]
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            got_texts, got_ids, got_instants = connection.execute(
+                text(
+                    "SELECT CAST(:texts AS TEXT[]), CAST(:ids AS INTEGER[]),"
+                    " CAST(:instants AS TIMESTAMP WITH TIME ZONE[])"
+                ),
+                {
+                    "texts": array_literal(texts),
+                    "ids": array_literal([3, -1, 2_000_000_000]),
+                    "instants": array_literal(instants),
+                },
+            ).one()
+    finally:
+        engine.dispose()
+    assert got_texts == texts
+    assert got_ids == [3, -1, 2_000_000_000]
+    assert got_instants == instants
+    with pytest.raises(ValueError, match="naive"):
+        array_literal([datetime(2026, 1, 1)])

@@ -30,7 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign.db import among
-from campaign.journeys.conditions import FACT_EVENTS, FACT_OUTCOMES, LearnerFacts, facts_used
+from campaign.journeys.conditions import (
+    FACT_EVENTS,
+    FACT_OUTCOMES,
+    LearnerFacts,
+    Predicate,
+    compile_condition,
+    facts_used,
+)
 from campaign.journeys.spec import AUTOMATED_CHANNELS, Audience, Channel, JourneySpec, Step
 from campaign.messages import context as ctx
 from campaign.messages.dispatch import id_among
@@ -81,6 +88,25 @@ class BatchFacts:
     wecom_sends: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     advisor_tasks: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     welcomes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    predicates: dict[tuple[int, str, datetime, datetime], Predicate] = field(default_factory=dict)
+
+    def condition_holds(
+        self, target: Target, *, now: datetime, tz: ZoneInfo, camp_start: datetime
+    ) -> bool:
+        """Tell whether the row's step condition holds for its learner at ``now``.
+
+        A condition is compiled once per step, clock and moment for the whole batch (its
+        windows worked out once), then called for each learner.
+        """
+        condition = target.step.when
+        if condition is None:
+            return True
+        key = (id(condition), tz.key, camp_start, now)
+        predicate = self.predicates.get(key)
+        if predicate is None:
+            predicate = compile_condition(condition, now=now, tz=tz, camp_start=camp_start)
+            self.predicates[key] = predicate
+        return predicate(self.learner_facts(target))
 
     def tags_of(self, learner_id: int) -> frozenset[str]:
         return self.tags.get(learner_id, frozenset())

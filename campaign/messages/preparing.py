@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from campaign.journeys.calendar import zone
-from campaign.journeys.conditions import evaluate
 from campaign.journeys.spec import Channel, Step, Variant
 from campaign.messages import context as ctx
 from campaign.messages.batch_facts import BatchFacts, Target
@@ -51,12 +50,8 @@ def prepare(
         return _prepare_group(target, now, settings, resend=resend)
     tz = ctx.learner_zone(learner, cohort)
     tags = facts.tags_of(learner.id)
-    holds = evaluate(
-        step.when,
-        facts.learner_facts(target),
-        now=now,
-        tz=ctx.step_zone(step, learner, cohort),
-        camp_start=ctx.camp_start(cohort),
+    holds = facts.condition_holds(
+        target, now=now, tz=ctx.step_zone(step, learner, cohort), camp_start=ctx.camp_start(cohort)
     )
     window = ctx.offer_window(spec, cohort)
     welcome = facts.welcomes.get(delivery.id, {})

@@ -7,7 +7,6 @@ sweeper, a newer job) is left alone.
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import bindparam, insert, or_, text
 from sqlalchemy.orm import Session
 
 from campaign.clock import Clock
+from campaign.db import array_literal
 from campaign.messages.batch_facts import Target
 from campaign.messages.settings import SendSettings
 from campaign.models import Delivery, DeliveryStatus, Task
@@ -207,6 +207,7 @@ def _update_from_arrays(
     table = Delivery.__table__
     dialect = session.get_bind().dialect
     casts = [f"CAST(:a_{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns]
+    # Parameters are array literals (campaign.db.array_literal): cheaper than list adaptation.
     sql = (
         "UPDATE deliveries AS d SET "
         + ", ".join(f"{name} = v.{name}" for name in columns)
@@ -216,16 +217,11 @@ def _update_from_arrays(
         + " WHERE d.id = v.id AND d.claim_token = :token AND d.status = ANY(:expect)"
     )
     params: dict[str, Any] = {
-        "ids": [row["row_id"] for row in rows],
+        "ids": array_literal(row["row_id"] for row in rows),
         "now": now,
         "token": token,
         "expect": [str(status) for status in expect],
     }
     for name in columns:
-        params[f"a_{name}"] = [_plain(row[name]) for row in rows]
+        params[f"a_{name}"] = array_literal(row[name] for row in rows)
     session.execute(text(sql), params)
-
-
-def _plain(value: Any) -> Any:
-    """A value as the driver sends it inside an array: enum members as their strings."""
-    return str(value) if isinstance(value, enum.Enum) else value

@@ -136,9 +136,8 @@ class LogChannel:
     def _append(self, key: str, line: str) -> bool:
         """Append ``line`` unless ``key`` is in the file already; tell whether it wrote."""
         assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open(self.path, "a+b") as file:
+            with self._open() as file:
                 fcntl.flock(file, fcntl.LOCK_EX)  # released when the file is closed
                 ends_with_newline = self._catch_up(file)
                 if key in self._keys:
@@ -153,6 +152,15 @@ class LogChannel:
                 return True
         except OSError as exc:
             raise PermanentChannelError(f"cannot write the outbox {self.path}: {exc}") from exc
+
+    def _open(self) -> IO[bytes]:
+        """Open the outbox for appending; make its folder the first time it is missing."""
+        assert self.path is not None
+        try:
+            return open(self.path, "a+b")
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(self.path, "a+b")
 
     def _catch_up(self, file: IO[bytes]) -> bool:
         """Index the keys of lines added since the last read; tell whether the file ends a line."""

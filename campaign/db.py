@@ -23,7 +23,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     any_,
-    cast,
     create_engine,
     event,
     literal,
@@ -195,11 +194,12 @@ def among(session: Session, column: Any, ids: Iterable[int]) -> Any:
     On PostgreSQL that is ``column = ANY(:array)``: one parameter whatever the number of ids,
     so the statement text stays the same from batch to batch (the driver caches its parsing;
     an ``IN`` of 500 placeholders cost the send path a fifth of its time to build and parse).
-    Elsewhere a plain ``IN``.
+    The array goes as a typed parameter, not as a text literal cast in SQL: with the cast the
+    drain of 50,000 rows ran at half the speed. Elsewhere a plain ``IN``.
     """
     values = sorted(set(ids))
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(cast(literal(array_literal(values)), postgresql.ARRAY(Integer)))
+        return column == any_(literal(values, type_=postgresql.ARRAY(Integer)))
     return column.in_(values)
 
 

@@ -62,6 +62,7 @@ STEP = "reminder"
 LINKS = {"homework": "https://example.com/camp/today", "group": "", "live": ""}
 CHANNELS = {"log": {"path": "/dev/null", "logger": False}, "wecom": "log"}
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+NEAR_THE_END = 0.05  # share of rows still open below which the harness looks every 50 ms
 ENROLL_CHUNK = 2000  # learners per enroll() call: one transaction, a few bulk INSERTs
 
 
@@ -236,7 +237,9 @@ class Bench:
                 )
                 last_report = now
             self.check()
-            time.sleep(0.05)
+            # Counting the open rows scans them: look often only near the end, so the harness
+            # does not take the engine's CPU (polling every 50 ms took a tenth of a core).
+            time.sleep(0.05 if left <= total * NEAR_THE_END else 0.25)
 
     def start_engine(self) -> None:
         """Start one ``campaign dispatcher`` and ``workers`` ``campaign worker`` processes."""

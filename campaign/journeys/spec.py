@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import TypeAlias
 
 
@@ -366,10 +367,12 @@ class JourneySpec:
 
     def step(self, key: str) -> Step:
         """Return the step named ``key``."""
-        for step in self.steps:
-            if step.key == key:
-                return step
-        raise KeyError(key)
+        return self._steps_by_key[key]
+
+    @cached_property
+    def _steps_by_key(self) -> dict[str, Step]:
+        """The steps by key, built on first use (a worker looks a step up for every row)."""
+        return {step.key: step for step in self.steps}
 
     def resolve(self, at: At) -> CampTime:
         """Return the calendar time of ``at`` (a milestone offset becomes a plain camp time)."""

@@ -59,9 +59,26 @@ def _compiled(template: str) -> Template:
     return _ENV.from_string(template)
 
 
+@lru_cache(maxsize=512)
+def _globals(template: str) -> dict[str, Any]:
+    """The template's globals as one plain dict, merged once."""
+    return dict(_compiled(template).globals)
+
+
 def render(template: str, context: Mapping[str, Any]) -> str:
-    """Render ``template`` with ``context`` in the sandbox (a missing variable raises)."""
-    return _compiled(template).render(**context)
+    """Render ``template`` with ``context`` in the sandbox (a missing variable raises).
+
+    What ``Template.render`` does, with the globals merged once per template instead of once
+    per render (Jinja copies its chain of global maps into every new context: a tenth of a
+    worker's time on a batch of one-line messages).
+    """
+    compiled = _compiled(template)
+    values = compiled.new_context({**_globals(template), **context}, shared=True)
+    try:
+        return compiled.environment.concat(compiled.root_render_func(values))
+    except Exception:
+        compiled.environment.handle_exception()
+        raise  # handle_exception always raises; this line is for the type checker
 
 
 @dataclass(frozen=True)

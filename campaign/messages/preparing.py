@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from campaign.journeys.calendar import zone
 from campaign.journeys.spec import Channel, Step, Variant
 from campaign.messages import context as ctx
-from campaign.messages.batch_facts import BatchFacts, Target
+from campaign.messages.batch_facts import BatchFacts, ClaimedRow, Target
 from campaign.messages.channels.base import OutgoingMessage, Recipient
 from campaign.messages.dispatch import RESEND_REASON
 from campaign.messages.governor import SEND, Budgets, Decision, Reason, Verdict, govern
 from campaign.messages.governor import Learner as GovLearner
 from campaign.messages.settings import SendSettings
 from campaign.messages.templates import render
-from campaign.models import Advisor, CohortState, Delivery, EnrollmentState, Learner
+from campaign.models import Advisor, CohortState, EnrollmentState, Learner
 from campaign.offers.render import offer_for_send
 
 PAUSE_RECHECK = timedelta(minutes=10)
@@ -139,7 +139,7 @@ def prepare(
     return decision, message
 
 
-def is_resend(delivery: Delivery) -> bool:
+def is_resend(delivery: ClaimedRow) -> bool:
     """Tell whether the row is a send cut off mid-way on a channel that de-duplicates: it goes
     out again as it was, with its stored text and under the same key, and is not decided again:
     the first attempt may have reached the learner, so a fresh "no" (expired, capped) would

@@ -95,7 +95,12 @@ class Delivery(Base):
     @property
     def idempotency_key(self) -> str:
         """Return the key channels de-duplicate on: the same for every retry of this row."""
-        return f"campaign-delivery-{self.id}"
+        return idempotency_key_of(self.id)
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.step_key}/{self.occurrence} {self.target} {self.status}>"
+
+
+def idempotency_key_of(delivery_id: int) -> str:
+    """Return the key channels de-duplicate a delivery's sends on (the same for every retry)."""
+    return f"campaign-delivery-{delivery_id}"

@@ -59,7 +59,6 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("cohort_id", "target", "step_key", "occurrence"),
-        Index("ix_deliveries_status_due_at", "status", "due_at"),
         Index("ix_deliveries_status_lease_until", "status", "lease_until"),
     )
 
@@ -104,3 +103,13 @@ class Delivery(Base):
 def idempotency_key_of(delivery_id: int) -> str:
     """Return the key channels de-duplicate a delivery's sends on (the same for every retry)."""
     return f"campaign-delivery-{delivery_id}"
+
+
+# The dispatcher's claim order, pending rows only (migration 0006 says why).
+Index(
+    "ix_deliveries_pending_due_at",
+    Delivery.due_at,
+    Delivery.priority.desc(),
+    postgresql_where=Delivery.status == DeliveryStatus.PENDING,
+    sqlite_where=Delivery.status == DeliveryStatus.PENDING,
+)

@@ -42,6 +42,14 @@ from campaign.journeys.spec import AUTOMATED_CHANNELS, Audience, Channel, Journe
 from campaign.messages import context as ctx
 from campaign.messages.dispatch import id_among
 from campaign.messages.planning import spec_of
+from campaign.messages.rows import (
+    CLAIMED_COLUMNS,
+    ENROLLMENT_COLUMNS,
+    LEARNER_COLUMNS,
+    ClaimedRow,
+    EnrollmentRow,
+    LearnerRow,
+)
 from campaign.models import (
     Advisor,
     Cohort,
@@ -49,12 +57,10 @@ from campaign.models import (
     DeliveryStatus,
     Enrollment,
     JourneyVersion,
-    Learner,
     LearnerEvent,
     Tag,
     Task,
 )
-from campaign.models.delivery import idempotency_key_of
 
 COUNTED = (DeliveryStatus.SENT, DeliveryStatus.SENDING)
 """A row counts against a budget once it is being sent: the cap holds across a crash."""
@@ -65,39 +71,6 @@ DAY_WINDOW = timedelta(days=2)
 QUOTA_WINDOW = {"day": DAY_WINDOW, "week": timedelta(days=9), "month": timedelta(days=33)}
 
 
-@dataclass(slots=True)
-class ClaimedRow:
-    """What deciding and sending read of a claimed delivery row.
-
-    A plain object filled from a Core query: an ORM ``Delivery`` per row (identity map, state
-    tracking) was a seventh of a worker's time, and the send path never changes a row through
-    the ORM: every write is a conditional ``UPDATE`` naming the claim token.
-    """
-
-    id: int
-    cohort_id: int
-    enrollment_id: int | None
-    advisor_id: int | None
-    target: str
-    step_key: str
-    occurrence: str
-    channel: Channel
-    priority: int
-    planned_at: datetime
-    due_at: datetime
-    attempts: int
-    text: str | None
-    reason: str | None
-    variant: str | None
-
-    @property
-    def idempotency_key(self) -> str:
-        return idempotency_key_of(self.id)
-
-
-CLAIMED_COLUMNS = [Delivery.__table__.c[name] for name in ClaimedRow.__slots__]
-
-
 @dataclass
 class Target:
     """One claimed row with what it is about: the cohort, the journey and step, the people."""
@@ -106,8 +79,8 @@ class Target:
     cohort: Cohort
     spec: JourneySpec
     step: Step
-    enrollment: Enrollment | None = None
-    learner: Learner | None = None
+    enrollment: EnrollmentRow | None = None
+    learner: LearnerRow | None = None
     advisor: Advisor | None = None
 
 
@@ -214,10 +187,19 @@ def load_batch(
     if not rows:
         return [], BatchFacts()
     cohorts = _by_id(session, Cohort, {row.cohort_id for row in rows})
-    enrollments = _by_id(
-        session, Enrollment, {row.enrollment_id for row in rows if row.enrollment_id}
+    enrollments = _rows_by_id(
+        session,
+        EnrollmentRow,
+        ENROLLMENT_COLUMNS,
+        {row.enrollment_id for row in rows if row.enrollment_id},
     )
-    learners = _by_id(session, Learner, {e.learner_id for e in enrollments.values()}, lock=locking)
+    learners = _rows_by_id(
+        session,
+        LearnerRow,
+        LEARNER_COLUMNS,
+        {e.learner_id for e in enrollments.values()},
+        lock=locking,
+    )
     advisor_ids = {e.advisor_id for e in enrollments.values() if e.advisor_id} | {
         row.advisor_id for row in rows if row.advisor_id and not row.enrollment_id
     }
@@ -230,6 +212,21 @@ def load_batch(
     _load_budgets(session, targets, facts, now, wecom_period)
     facts.welcomes = _welcomes(session, rows)
     return targets, facts
+
+
+def _rows_by_id(
+    session: Session, row_class: Any, columns: list[Any], ids: set[int], *, lock: bool = False
+) -> dict[int, Any]:
+    """Load ``ids`` of a table as plain row objects (see :mod:`campaign.messages.rows`)."""
+    if not ids:
+        return {}
+    id_column = columns[0]
+    query = select(*columns).where(among(session, id_column, ids)).order_by(id_column)
+    if lock:
+        # In id order, so two workers never wait on each other in a circle; NO KEY UPDATE, so
+        # rows that only refer to the learner (events, tags) can still be written meanwhile.
+        query = query.with_for_update(key_share=True)
+    return {row[0]: row_class(*row) for row in session.execute(query)}
 
 
 def _by_id(session: Session, model: Any, ids: set[int], *, lock: bool = False) -> dict[int, Any]:
@@ -268,8 +265,8 @@ def _target(
     session: Session,
     row: ClaimedRow,
     cohorts: dict[int, Cohort],
-    enrollments: dict[int, Enrollment],
-    learners: dict[int, Learner],
+    enrollments: dict[int, EnrollmentRow],
+    learners: dict[int, LearnerRow],
     advisors: dict[int, Advisor],
 ) -> Target:
     cohort = cohorts[row.cohort_id]

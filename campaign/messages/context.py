@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -31,6 +31,9 @@ from campaign.models import (
     Learner,
     Tag,
 )
+
+if TYPE_CHECKING:
+    from campaign.messages.rows import EnrollmentRow, LearnerRow
 
 # What an advisor_task step's outcome is, for ``when: {outcome: …}``: the advisor's action, or
 # "open" while the task waits for one (so "is: sent" means the advisor really sent it).
@@ -78,7 +81,7 @@ def choose_offer(
     return Offer(courses[0], "") if courses else None
 
 
-def learner_zone(learner: Learner, cohort: Cohort) -> ZoneInfo:
+def learner_zone(learner: Learner | LearnerRow, cohort: Cohort) -> ZoneInfo:
     """Return the learner's clock: their own timezone if known and valid, else the cohort's."""
     for name in (learner.timezone, cohort.timezone):
         if name:
@@ -89,7 +92,7 @@ def learner_zone(learner: Learner, cohort: Cohort) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def step_zone(step: Step, learner: Learner | None, cohort: Cohort) -> ZoneInfo:
+def step_zone(step: Step, learner: Learner | LearnerRow | None, cohort: Cohort) -> ZoneInfo:
     """Return the clock a step's windows are read on (``tz: learner`` or the cohort's)."""
     if step.tz is TimeBase.LEARNER and learner is not None:
         return learner_zone(learner, cohort)
@@ -123,7 +126,7 @@ def period_start(now: datetime, tz: ZoneInfo, period: str) -> datetime:
     return datetime.combine(local, time(), tzinfo=tz)
 
 
-def rank_in_cohort(session: Session, enrollment: Enrollment) -> int:
+def rank_in_cohort(session: Session, enrollment: Enrollment | EnrollmentRow) -> int:
     """Return the learner's place on the cohort's points leaderboard (ties share a place)."""
     ahead = session.scalar(
         select(func.count(Enrollment.id)).where(
@@ -144,8 +147,8 @@ def render_context(
     cohort: Cohort,
     now: datetime,
     links: Mapping[str, str],
-    learner: Learner | None = None,
-    enrollment: Enrollment | None = None,
+    learner: Learner | LearnerRow | None = None,
+    enrollment: Enrollment | EnrollmentRow | None = None,
     advisor: Advisor | None = None,
     tags: frozenset[str] = frozenset(),
     rank: int | None = None,

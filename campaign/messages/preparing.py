@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 from campaign.journeys.calendar import zone
 from campaign.journeys.spec import Channel, Step, Variant
 from campaign.messages import context as ctx
-from campaign.messages.batch_facts import BatchFacts, ClaimedRow, Target
+from campaign.messages.batch_facts import BatchFacts, Target
 from campaign.messages.channels.base import OutgoingMessage, Recipient
 from campaign.messages.dispatch import RESEND_REASON
 from campaign.messages.governor import SEND, Budgets, Decision, Reason, Verdict, govern
 from campaign.messages.governor import Learner as GovLearner
+from campaign.messages.rows import ClaimedRow, LearnerRow
 from campaign.messages.settings import SendSettings
 from campaign.messages.templates import render
-from campaign.models import Advisor, CohortState, EnrollmentState, Learner
+from campaign.models import Advisor, CohortState, Enrollment, EnrollmentState
 from campaign.offers.render import offer_for_send
 
 PAUSE_RECHECK = timedelta(minutes=10)
@@ -97,7 +98,9 @@ def prepare(
     if not decision.goes_out:
         return decision, None
     offer = (
-        offer_for_send(session, enrollment, spec, pinned=step.course, now=now)
+        offer_for_send(
+            session, _orm_enrollment(session, enrollment.id), spec, pinned=step.course, now=now
+        )
         if spec.courses and _mentions_offer(step) and not resend
         else None
     )
@@ -137,6 +140,13 @@ def prepare(
         metadata={"variant": variant.key, "cohort_id": cohort.id, **welcome},
     )
     return decision, message
+
+
+def _orm_enrollment(session: Session, enrollment_id: int) -> Enrollment:
+    """The enrollment as an ORM object, for the offer service (which stores offers on it)."""
+    found = session.get(Enrollment, enrollment_id)
+    assert found is not None
+    return found
 
 
 def is_resend(delivery: ClaimedRow) -> bool:
@@ -228,7 +238,7 @@ def _variant(step: Step, seed: int) -> Variant:
     return chooser.choices(step.variants, weights=[v.weight for v in step.variants])[0]
 
 
-def _recipient(learner: Learner, advisor: Advisor | None, tz: Any) -> Recipient:
+def _recipient(learner: LearnerRow, advisor: Advisor | None, tz: Any) -> Recipient:
     return Recipient(
         learner_id=learner.id,
         external_id=learner.external_id,

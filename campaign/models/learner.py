@@ -42,11 +42,19 @@ class Learner(Base):
 
     def is_minor(self, today: date) -> bool:
         """Tell whether the learner is under 14 on ``today`` (unknown birth date: not a minor)."""
-        if self.birth_date is None:
-            return False
-        born = self.birth_date
-        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        return age < 14
+        return is_minor_on(self.birth_date, today)
 
     def __repr__(self) -> str:
         return f"<Learner {self.external_id} {self.name!r}>"
+
+
+def is_minor_on(birth_date: date | None, today: date) -> bool:
+    """Tell whether someone born on ``birth_date`` is under 14 on ``today`` (unknown: no)."""
+    if birth_date is None:
+        return False
+    age = (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+    return age < 14

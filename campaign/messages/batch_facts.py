@@ -204,7 +204,10 @@ def load_batch(
         row.advisor_id for row in rows if row.advisor_id and not row.enrollment_id
     }
     advisors = _by_id(session, Advisor, advisor_ids)
-    targets = [_target(session, row, cohorts, enrollments, learners, advisors) for row in rows]
+    specs: dict[int, JourneySpec] = {}
+    targets = [
+        _target(session, row, cohorts, enrollments, learners, advisors, specs) for row in rows
+    ]
     if locking:
         _lock_advisors(session, _busy_advisors(targets))
     facts = BatchFacts(tags=_tags(session, {t.learner.id for t in targets if t.learner}))
@@ -268,6 +271,7 @@ def _target(
     enrollments: dict[int, EnrollmentRow],
     learners: dict[int, LearnerRow],
     advisors: dict[int, Advisor],
+    specs: dict[int, JourneySpec],
 ) -> Target:
     cohort = cohorts[row.cohort_id]
     version = cohort.version
@@ -277,7 +281,9 @@ def _target(
         own = session.get(JourneyVersion, enrollment.journey_version_id)
         assert own is not None
         version = own
-    spec = spec_of(version)
+    spec = specs.get(version.id)
+    if spec is None:  # parsed once per version for the batch (the cache key holds the YAML)
+        spec = specs[version.id] = spec_of(version)
     if enrollment is None:
         advisor = advisors.get(row.advisor_id) if row.advisor_id else None
         return Target(row, cohort, spec, spec.step(row.step_key), advisor=advisor)

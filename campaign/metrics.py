@@ -14,7 +14,7 @@ Redis), so scrape one web process per deployment, or sum nothing across web inst
 - ``campaign_metrics_source_up{source}``: 1 when the database / Redis answered the scrape.
 
 A scrape is cached for ``METRICS_CACHE_SECONDS`` (default 10). The lag is one probe of the
-``(status, due_at)`` index, whatever the table's size. The count by state is the one figure
+partial index of pending rows, whatever the table's size. The count by state is the one figure
 that grows with the table (PostgreSQL counts about a million rows in a few tenths of a second,
 from that index or the table, as its planner finds cheaper), so it is refreshed only every
 ``METRICS_COUNT_SECONDS`` (default 60); between refreshes, and when a refresh fails, the last

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaign.bulk import copy_rows, next_ids
+from campaign.db import among
 from campaign.journeys.calendar import zone
 from campaign.journeys.loader import load_journey
 from campaign.journeys.planner import PlannedSend, plan_calendar, plan_event
@@ -111,7 +112,7 @@ def enroll(
         session.scalars(
             select(Enrollment.learner_id).where(
                 Enrollment.cohort_id == cohort.id,
-                Enrollment.learner_id.in_([e.learner_id for e in entries]),
+                among(session, Enrollment.learner_id, [e.learner_id for e in entries]),
             )
         )
     )
@@ -236,7 +237,7 @@ def plan_group_rows(
 def _learner_zones(session: Session, learner_ids: list[int]) -> dict[int, ZoneInfo]:
     zones: dict[int, ZoneInfo] = {}
     rows = session.execute(
-        select(Learner.id, Learner.timezone).where(Learner.id.in_(learner_ids))
+        select(Learner.id, Learner.timezone).where(among(session, Learner.id, learner_ids))
     ).all()
     for learner_id, name in rows:
         if name:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from campaign.api.schemas.cohorts import EnrollmentItemSchema
 from campaign.api.schemas.fields import load_item
 from campaign.api.upserts import NameRequired, apply_details, learners_by_external_id
-from campaign.messages.planning import NewEnrollment, enroll
+from campaign.events import enroll_learners
+from campaign.messages.planning import NewEnrollment
 from campaign.models import Advisor, Cohort, Enrollment, Learner
 
 
@@ -150,7 +151,7 @@ def enroll_batch(
         else:
             fresh.append((result, learner, advisor_id))
     entries = [NewEnrollment(learner.id, advisor) for _, learner, advisor in fresh]
-    created = enroll(session, cohort, entries, now=now) if entries else []
+    created = enroll_learners(session, cohort, entries, now=now) if entries else []
     by_learner = {enrollment.learner_id: enrollment.id for enrollment in created}
     for result, learner, _ in fresh:
         result.enrollment_id = by_learner.get(learner.id)

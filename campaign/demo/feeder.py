@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.clock import Clock
 from campaign.demo.seeding import Action, ActionKind
-from campaign.events import ingest_event
-from campaign.messages.planning import NewEnrollment, enroll
+from campaign.events import enroll_learners, ingest_event
+from campaign.messages.planning import NewEnrollment
 from campaign.models import Cohort, Tag, TagSource
 
 ADVISOR_TAG_GROUPS = frozenset({"activity"})  # set by the advisor in the playbook
@@ -93,7 +93,8 @@ class Feeder:
             assert cohort is not None
             # "now" is read after the batch is gathered: the welcome is due the moment the
             # learner is enrolled, and its 20 s window counts from there.
-            self.stats.enrolled += len(enroll(session, cohort, entries, now=self.clock.now()))
+            now = self.clock.now()
+            self.stats.enrolled += len(enroll_learners(session, cohort, entries, now=now))
         for action in due:
             if action.kind is ActionKind.EVENT:
                 recorded = ingest_event(

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from campaign.errors import CampaignError, NotFound
+from campaign.events import enroll_learners
 from campaign.journeys.calendar import zone
 from campaign.learners.csvfile import (
     AdvisorIndex,
@@ -34,7 +35,7 @@ from campaign.learners.csvfile import (
     parse_learners,
 )
 from campaign.learners.tags import tag_learner
-from campaign.messages.planning import NewEnrollment, enroll
+from campaign.messages.planning import NewEnrollment
 from campaign.models import Advisor, Cohort, CohortState, Enrollment, Learner, TagSource
 
 CHUNK = 500
@@ -228,7 +229,7 @@ def _write_chunk(
         learners.append((row, learner))
     session.flush()
     entries = [NewEnrollment(learner.id, row.advisor_id or advisor_id) for row, learner in learners]
-    fresh = enroll(session, cohort, entries, now=now)
+    fresh = enroll_learners(session, cohort, entries, now=now)
     result.enrolled += len(fresh)
     result.already_enrolled += len(entries) - len(fresh)
     for row, learner in learners:

@@ -24,7 +24,7 @@ from campaign.models import (
     Tag,
 )
 from tests.engine.helpers import Camp, at, make_camp
-from tests.learners.helpers import JOURNEY
+from tests.learners.helpers import JOURNEY, enrollment_of, tags_of
 
 HEADER = "external_id,name,phone,email,timezone,birth_date,wecom_external_userid,advisor,tags\n"
 
@@ -236,3 +236,31 @@ def test_capacity_closed_cohorts_and_unknown_advisors(camp: Camp, tmp_path: Path
     with pytest.raises(ImportFileError, match="is empty"):
         camp.cohort.state = CohortState.OPEN
         import_learners(s, write(tmp_path, "", name="empty.csv"), camp.cohort.id, now=at(1, "9:00"))
+
+
+WELCOMING = JOURNEY.replace(
+    "tag_rules:\n", 'tag_rules:\n  - {on: enrolled, tag: "stage:new"}\n'
+).replace("points:\n", "points:\n  enrolled: 3\n")
+
+
+def test_rules_on_enrolled_tag_and_pay_the_newcomers_once(session: Session, tmp_path: Path) -> None:
+    """A journey whose rules react to ``enrolled`` tags the imported learners and pays their
+    points, as the same event posted through the API would; a re-run pays nothing twice."""
+    camp = make_camp(session, WELCOMING, tmp_path)
+    path = write(tmp_path, HEADER + "s001,张三,,,,,,,\ns002,李四,,,,,,,\n")
+    for _ in range(2):
+        import_learners(session, path, camp.cohort.id, now=at(-2, "10:00"), commit=True)
+    session.expire_all()
+    learners = session.scalars(select(Learner).order_by(Learner.external_id)).all()
+    assert [tags_of(session, one) for one in learners] == [{"stage:new": "rule"}] * 2
+    assert [enrollment_of(session, one).points for one in learners] == [3, 3]
+
+
+def test_a_journey_without_rules_on_enrolled_adds_no_tags_or_points(
+    camp: Camp, tmp_path: Path
+) -> None:
+    path = write(tmp_path, HEADER + "s001,张三,,,,,,,\n")
+    import_learners(camp.session, path, camp.cohort.id, now=at(-2, "10:00"), commit=True)
+    [learner] = camp.session.scalars(select(Learner)).all()
+    assert tags_of(camp.session, learner) == {}
+    assert enrollment_of(camp.session, learner).points == 0

@@ -1,7 +1,7 @@
 """Send a claimed batch: decide every row at once, call the channels, record the outcomes.
 
 One transaction decides the whole batch: it locks the rows and their learners and loads what
-the checks read (:mod:`campaign.messages.batch_facts`, about ten statements for the batch),
+the checks read (:mod:`campaign.messages.batch_loading`, about ten statements for the batch),
 runs the governor and renders in Python, writes every decision (held rows to their terminal
 or deferred state with the reason, rows going out to ``sending`` with their text) and commits.
 Then the channels are called row by row, outside any transaction, and the outcomes are written
@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from campaign.clock import Clock
 from campaign.journeys.spec import Channel
-from campaign.messages.batch_facts import BatchFacts, Target, load_batch
+from campaign.messages.batch_facts import BatchFacts, Target
+from campaign.messages.batch_loading import load_batch
 from campaign.messages.channels.base import (
     ChannelAdapter,
     ChannelError,
